@@ -1,0 +1,36 @@
+# Thin wrapper over CMake presets. On a fresh machine:
+#   make run    build the release library and run the main job (random-mixed benchmark table)
+#   make test   build and pass every test (all presets)
+#   make fuzz   the overnight fuzzer (FUZZ_TIME seconds, default 8 hours)
+SHELL := /bin/bash
+PRESETS ?= release debug
+FUZZ_TIME ?= 28800
+
+.PHONY: all deps build run test fuzz bench clean $(addprefix test-,$(PRESETS))
+
+all: build
+
+deps:
+	@ci/install-deps.sh
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release
+
+run: build
+	bench/run_main.sh build/release
+
+test: deps
+	ci/test-matrix.sh $(PRESETS)
+
+test-%: deps
+	ci/test-matrix.sh $*
+
+fuzz: deps
+	@if [ -x ci/fuzz.sh ]; then FUZZ_TIME=$(FUZZ_TIME) ci/fuzz.sh; else echo "fuzzing not set up yet"; exit 1; fi
+
+bench: deps
+	@if [ -x bench/run_all.sh ]; then bench/run_all.sh; else bench/run_main.sh build/release; fi
+
+clean:
+	rm -rf build

@@ -1,0 +1,20 @@
+# HAK_SANITIZER: none | asan | ubsan | tsan | msan. Flags are global so tests and drivers are
+# instrumented too (MSan requires it). The libc-named shim is never linked into ASan/TSan/MSan
+# binaries (their runtimes own malloc); those builds test the hak_* API.
+set(HAK_SANITIZER "none" CACHE STRING "Sanitizer: none, asan, ubsan, tsan, msan")
+set(HAK_SAN_FLAGS "")
+if(HAK_SANITIZER STREQUAL "asan")
+  set(HAK_SAN_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+elseif(HAK_SANITIZER STREQUAL "ubsan")
+  set(HAK_SAN_FLAGS -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+elseif(HAK_SANITIZER STREQUAL "tsan")
+  set(HAK_SAN_FLAGS -fsanitize=thread -fno-omit-frame-pointer)
+elseif(HAK_SANITIZER STREQUAL "msan")
+  set(HAK_SAN_FLAGS -fsanitize=memory -fsanitize-memory-track-origins=2 -fno-omit-frame-pointer)
+elseif(NOT HAK_SANITIZER STREQUAL "none")
+  message(FATAL_ERROR "HAK_SANITIZER must be none, asan, ubsan, tsan or msan (got ${HAK_SANITIZER})")
+endif()
+if(HAK_SAN_FLAGS)
+  add_compile_options(${HAK_SAN_FLAGS})
+  add_link_options(${HAK_SAN_FLAGS})
+endif()

@@ -1,0 +1,130 @@
+/* hakmem — a hardened SuperSlab malloc.
+ *
+ * Three faces:
+ *   - the libc names (malloc, free, ...) exported by libhakmem.so / libhakmem.a from src/shim.c;
+ *   - the prefixed twins below (hak_malloc, ...), identical semantics, usable next to another malloc
+ *     (sanitizer builds test these);
+ *   - the control API (prewarm, trim, limits, statistics, self-check).
+ *
+ * Errors: impossible sizes return NULL with errno = ENOMEM; a bad alignment gives EINVAL
+ * (posix_memalign returns it, the others set errno). Misuse (double free, foreign or interior
+ * pointer, corrupted free list) prints one line "hakmem: <what> (pointer 0x...)" and aborts.
+ */
+#ifndef HAKMEM_H
+#define HAKMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define HAK_API __attribute__((visibility("default")))
+#else
+#define HAK_API
+#endif
+
+/* ---- allocation API (same contracts as the libc functions) ---------------------------------- */
+HAK_API void *hak_malloc(size_t size);
+HAK_API void hak_free(void *ptr);
+HAK_API void *hak_calloc(size_t count, size_t size);
+HAK_API void *hak_realloc(void *ptr, size_t size);
+HAK_API void *hak_reallocarray(void *ptr, size_t count, size_t size);
+HAK_API int hak_posix_memalign(void **out, size_t alignment, size_t size);
+HAK_API void *hak_aligned_alloc(size_t alignment, size_t size);
+HAK_API void *hak_memalign(size_t alignment, size_t size);
+HAK_API void *hak_valloc(size_t size);
+HAK_API void *hak_pvalloc(size_t size);
+HAK_API size_t hak_malloc_usable_size(void *ptr);
+/* free with the size (and alignment) the block was requested with; a mismatch is misuse. */
+HAK_API void hak_free_sized(void *ptr, size_t size);
+HAK_API void hak_free_aligned_sized(void *ptr, size_t alignment, size_t size);
+/* malloc_trim: returns 1 if memory was given back to the system, else 0. */
+HAK_API int hak_malloc_trim(size_t pad);
+
+/* ---- control API ------------------------------------------------------------------------------ */
+/* The seed's eight tiny classes (8, 16, 32, ... 1024 bytes) name prewarm targets. SuperSlabs are
+ * shared by every size class, so a prewarmed SuperSlab serves any class; the class only labels the
+ * request in the statistics. */
+#define HAK_TINY_CLASSES 8
+
+/* Map `count` SuperSlabs for tiny class `tiny_class` and park them in the SuperSlab cache, raising
+ * the cache limits to hold them. Returns how many were cached (less than `count` only if the system
+ * refused memory); -1 with errno = EINVAL for a bad class. */
+HAK_API int hak_ss_prewarm_class(int tiny_class, uint32_t count);
+/* Same for every tiny class at once; returns the total cached, or -1 on a bad argument. */
+HAK_API int hak_ss_prewarm_all(const uint32_t counts[HAK_TINY_CLASSES]);
+
+/* SuperSlab cache limits; 0 for a limit means "cache nothing" (count or bytes) or "expire at once"
+ * (TTL). Applying them evicts at once what no longer fits. */
+typedef struct hak_limits {
+  uint64_t max_cached;      /* SuperSlabs kept in the cache */
+  uint64_t max_memory_mb;   /* bytes kept in the cache, in MiB */
+  uint64_t ttl_sec;         /* a cached SuperSlab older than this is unmapped (a prewarmed one
+                               is exempt until it is first used) */
+} hak_limits_t;
+HAK_API void hak_ss_get_limits(hak_limits_t *out);
+HAK_API void hak_ss_set_limits(const hak_limits_t *limits);
+
+/* Evict what is over the limits or past the TTL now; returns the number of SuperSlabs unmapped. */
+HAK_API size_t hak_ss_evict(void);
+/* Return the calling thread's idle memory (empty slabs it keeps for reuse, remote frees pending on
+ * its slabs) to the shared pool, adopt orphaned slabs, then empty the SuperSlab cache.
+ * Returns the number of SuperSlabs unmapped. */
+HAK_API size_t hak_trim(void);
+/* Only the first step of hak_trim: the calling thread hands back its idle slabs. */
+HAK_API void hak_thread_flush(void);
+
+/* Test hook: the allocator's monotonic clock runs `ns` ahead (used to expire the cache TTL). */
+HAK_API void hak_test_advance_clock(uint64_t ns);
+
+typedef struct hak_stats {
+  /* SuperSlabs */
+  uint64_t ss_mapped;          /* currently mapped (in use or cached) */
+  uint64_t ss_in_use;          /* mapped and not in the cache */
+  uint64_t ss_cached;          /* in the cache now */
+  uint64_t ss_cached_bytes;    /* bytes in the cache now */
+  uint64_t ss_map_calls;       /* SuperSlabs ever mapped */
+  uint64_t ss_unmap_calls;     /* SuperSlabs ever unmapped */
+  uint64_t cache_hits;         /* SuperSlab requests served by the cache */
+  uint64_t cache_misses;       /* SuperSlab requests that had to map */
+  uint64_t evict_count;        /* evicted for the count limit */
+  uint64_t evict_bytes;        /* evicted for the memory limit */
+  uint64_t evict_ttl;          /* evicted for age */
+  uint64_t evict_trim;         /* unmapped by hak_trim / malloc_trim */
+  uint64_t prewarmed;          /* SuperSlabs mapped by prewarm */
+  uint64_t limit_max_cached;   /* limits in force (prewarm may have raised them) */
+  uint64_t limit_max_bytes;
+  uint64_t limit_ttl_sec;
+  /* slabs and blocks */
+  uint64_t slabs_active;       /* 64 KiB slabs serving a size class */
+  uint64_t small_live_blocks;  /* blocks held by the program in slabs (exact) */
+  uint64_t small_live_bytes;   /* their usable bytes */
+  uint64_t remote_frees;       /* frees of a block owned by another thread */
+  uint64_t slabs_adopted;      /* slabs of exited threads taken over by a live thread */
+  /* large */
+  uint64_t large_live;         /* live large allocations */
+  uint64_t large_live_bytes;   /* their usable bytes */
+  /* system calls */
+  uint64_t mmap_calls;
+  uint64_t munmap_calls;
+  uint64_t mremap_calls;
+  uint64_t madvise_calls;
+  uint64_t mprotect_calls;
+} hak_stats_t;
+HAK_API void hak_stats(hak_stats_t *out);
+
+/* Checks every internal invariant (registry, SuperSlab pool and cache accounting, prewarm bypass
+ * flag, the calling thread's slabs). Returns NULL when all hold, else the name of the first broken
+ * invariant. Built with HAK_DEBUG = 0 (release) the validators are compiled out and this returns
+ * NULL. */
+HAK_API const char *hak_check(void);
+/* The HAK_DEBUG level the library was built with (0 in release). */
+HAK_API int hak_debug_level(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HAKMEM_H */

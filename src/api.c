@@ -1,0 +1,252 @@
+/* api.c — the hak_* malloc family: argument rules, errno, and dispatch between the small tier
+ * (size classes in SuperSlabs, heap.c) and the large tier (own mappings, large.c).
+ * The malloc and free fast paths are here, inline: a table lookup plus a pop from (or push to)
+ * the calling thread's current slab. Everything rare is in noinline functions. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include "fastpath.h"
+
+#define PAGE_ROUND(x) (((x) + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1))
+
+HM_NOINLINE void *hm_malloc_large(size_t size) {
+  if (size > PTRDIFF_MAX) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  hm_ensure_init();
+  return hm_large_alloc(size, HM_PAGE_SIZE, false);
+}
+
+HAK_API void *hak_malloc(size_t size) { return hm_malloc_fast(size); }
+
+/* ---- ownership ----------------------------------------------------------------------------------- */
+typedef struct owner_info {
+  hm_slab *slab;      /* small block: its slab */
+  hm_large *large;    /* large block: its descriptor */
+} owner_info;
+
+/* What owns live block `p`; aborts with `what` if `p` is not a live block start. */
+static owner_info owner_of(void *p, const char *what) {
+  owner_info o = {NULL, NULL};
+  uintptr_t e = hm_registry_lookup(p);
+  if (e == 0) hm_fatal(hm_large_recently_freed(p) ? "double free" : what, p);
+  if (!(e & HM_REG_SS)) {
+    o.large = (hm_large *)e;
+    HM_CHECK(o.large->base == (uintptr_t)p, what, p);
+    return o;
+  }
+  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
+  hm_slab *s = &ss->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+  HM_CHECK(atomic_load_explicit(&s->state, memory_order_acquire) == HM_SLOT_ACTIVE, what, p);
+  uintptr_t off = (uintptr_t)p & (HM_SLAB_SIZE - 1);
+  uint32_t idx = hm_block_index(s, (uintptr_t)p);
+  HM_CHECK((uintptr_t)idx * s->block_size == off && idx < s->capacity, what, p);
+  /* the bitmap is the owner's: only the owner can tell a free block from a live one here */
+  uint32_t g = hm_granule((uintptr_t)p);
+  if (atomic_load_explicit(&s->owner, memory_order_relaxed) == hm_tl_heap)
+    HM_CHECK(s->bitmap[g >> 6] >> (g & 63) & 1u, "double free", p);
+  o.slab = s;
+  return o;
+}
+
+HM_NOINLINE void hm_free_other(void *p, uintptr_t e) {
+  if (p == NULL) return;
+  if (e == 0) hm_fatal(hm_large_recently_freed(p) ? "double free" : "invalid free", p);
+  hm_large_free((hm_large *)e, p);
+}
+
+HAK_API void hak_free(void *p) { hm_free_fast(p); }
+
+/* The size class an aligned request is served from (see hm_small_alloc_aligned). */
+static int aligned_class(size_t size, size_t align) {
+  size_t need = size > align ? size : align;
+  if (need > HM_SMALL_MAX) return -1;
+  for (unsigned cls = hm_size_class(need); cls < HM_CLASSES; cls++)
+    if (hm_class_size[cls] % align == 0) return (int)cls;
+  return -1;
+}
+
+static void free_checked(void *p, size_t size, size_t align, const char *what) {
+  if (p == NULL) return;
+  owner_info o = owner_of(p, "invalid free");
+  if (o.large != NULL) {
+    HM_CHECK(PAGE_ROUND(size ? size : 1) == o.large->usable, what, p);
+  } else {
+    int cls = align <= 8 ? (size <= HM_SMALL_MAX ? (int)hm_size_class(size) : -1)
+                         : aligned_class(size, align);
+    HM_CHECK(cls == (int)o.slab->cls, what, p);
+  }
+  hak_free(p);
+}
+
+HAK_API void hak_free_sized(void *p, size_t size) {
+  free_checked(p, size, 1, "free_sized with a wrong size");
+}
+
+HAK_API void hak_free_aligned_sized(void *p, size_t align, size_t size) {
+  free_checked(p, size, align, "free_aligned_sized with a wrong size or alignment");
+}
+
+/* ---- the rest of the family ----------------------------------------------------------------------- */
+HAK_API void *hak_calloc(size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total) || total > PTRDIFF_MAX) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (total > HM_SMALL_MAX) {
+    hm_ensure_init();
+    return hm_large_alloc(total, HM_PAGE_SIZE, true);   /* fresh mappings are zero */
+  }
+  void *p = hak_malloc(total);
+  if (p != NULL) memset(p, 0, total);
+  return p;
+}
+
+static size_t usable_of(owner_info o) {
+  return o.large ? o.large->usable : o.slab->block_size;
+}
+
+HAK_API void *hak_realloc(void *p, size_t size) {
+  if (p == NULL) return hak_malloc(size);
+  if (size > PTRDIFF_MAX) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  owner_info o = owner_of(p, "invalid pointer passed to realloc");
+  size_t usable = usable_of(o);
+  if (o.large != NULL) {
+    if (size > HM_SMALL_MAX) {
+      void *q = hm_large_realloc(o.large, p, size);
+      if (q != NULL) return q;
+      if (PAGE_ROUND(size) > usable) {
+        errno = ENOMEM;
+        return NULL;
+      }
+    }
+  } else if (size <= usable && (size > usable / 2 || usable <= 16)) {
+    return p;   /* fits, and a smaller class would not save half */
+  }
+  void *q = hak_malloc(size);
+  if (q == NULL) return NULL;
+  memcpy(q, p, size < usable ? size : usable);
+  hak_free(p);
+  return q;
+}
+
+HAK_API void *hak_reallocarray(void *p, size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return hak_realloc(p, total);
+}
+
+static void *alloc_aligned(size_t align, size_t size) {
+  if (size > PTRDIFF_MAX) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (align <= 8) return hak_malloc(size);
+  int cls = aligned_class(size, align);
+  if (cls >= 0) return hm_small_alloc_aligned(size, align);
+  hm_ensure_init();
+  return hm_large_alloc(size, align, false);
+}
+
+HAK_API int hak_posix_memalign(void **out, size_t align, size_t size) {
+  if (align < sizeof(void *) || (align & (align - 1)) != 0) return EINVAL;
+  int saved = errno;
+  void *p = alloc_aligned(align, size);
+  if (p == NULL) {
+    int err = errno;
+    errno = saved;
+    return err ? err : ENOMEM;
+  }
+  *out = p;
+  return 0;
+}
+
+HAK_API void *hak_aligned_alloc(size_t align, size_t size) {
+  if (align == 0 || (align & (align - 1)) != 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return alloc_aligned(align, size);
+}
+
+HAK_API void *hak_memalign(size_t align, size_t size) {
+  if (align > ((size_t)1 << 40)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (align & (align - 1)) align = (size_t)1 << (64 - __builtin_clzll((unsigned long long)align));
+  return alloc_aligned(align, size);
+}
+
+HAK_API void *hak_valloc(size_t size) { return alloc_aligned(HM_PAGE_SIZE, size); }
+
+HAK_API void *hak_pvalloc(size_t size) {
+  if (size > PTRDIFF_MAX) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return alloc_aligned(HM_PAGE_SIZE, size ? PAGE_ROUND(size) : HM_PAGE_SIZE);
+}
+
+HAK_API size_t hak_malloc_usable_size(void *p) {
+  if (p == NULL) return 0;
+  return usable_of(owner_of(p, "invalid pointer passed to malloc_usable_size"));
+}
+
+HAK_API int hak_malloc_trim(size_t pad) {
+  (void)pad;
+  return hak_trim() > 0;
+}
+
+/* ---- control API ---------------------------------------------------------------------------------- */
+HAK_API int hak_ss_prewarm_class(int tiny_class, uint32_t count) {
+  hm_ensure_init();
+  return hm_pool_prewarm(tiny_class, count);
+}
+
+HAK_API int hak_ss_prewarm_all(const uint32_t counts[HAK_TINY_CLASSES]) {
+  if (counts == NULL) {
+    errno = EINVAL;
+    return -1;
+  }
+  int total = 0;
+  for (int k = 0; k < HAK_TINY_CLASSES; k++) total += hak_ss_prewarm_class(k, counts[k]);
+  return total;
+}
+
+HAK_API void hak_ss_get_limits(hak_limits_t *out) {
+  hm_ensure_init();
+  hm_pool_get_limits(out);
+}
+
+HAK_API void hak_ss_set_limits(const hak_limits_t *limits) {
+  hm_ensure_init();
+  if (limits != NULL) hm_pool_set_limits(limits);
+}
+
+HAK_API size_t hak_ss_evict(void) {
+  hm_ensure_init();
+  return hm_pool_evict();
+}
+
+HAK_API void hak_thread_flush(void) {
+  hm_ensure_init();
+  hm_heap_flush(hm_tl_heap);
+}
+
+HAK_API size_t hak_trim(void) {
+  hak_thread_flush();
+  return hm_pool_trim();
+}
+
+HAK_API void hak_test_advance_clock(uint64_t ns) {
+  atomic_fetch_add_explicit(&hm_clock_offset_ns, ns, memory_order_relaxed);
+}

@@ -1,0 +1,126 @@
+/* config.c — run-time configuration from the environment, read once at start-up without
+ * allocating (the heap is not ready yet). A bad value gets one line on stderr naming the
+ * variable, the value and the default used instead; an unknown HAKMEM_* name gets one line too.
+ */
+#include <string.h>
+#include "internal.h"
+
+hm_config hm_cfg = {
+    .max_cached = HM_DEF_MAX_CACHED,
+    .max_memory_mb = HM_DEF_MAX_MEMORY_MB,
+    .ttl_sec = HM_DEF_TTL_SEC,
+};
+
+/* Copy at most 40 characters of `v` into `out`, replacing what a terminal should not see. */
+static void quote(char *out, const char *v) {
+  size_t i = 0;
+  for (; v[i] != '\0' && i < 40; i++) out[i] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
+  if (v[i] != '\0') {
+    memcpy(out + i, "...", 3);
+    i += 3;
+  }
+  out[i] = '\0';
+}
+
+static void warn(const char *name, const char *value, uint64_t lo, uint64_t hi, uint64_t def) {
+  char q[48], n[24];
+  quote(q, value);
+  hm_write_err("hakmem: ");
+  hm_write_err(name);
+  hm_write_err("=\"");
+  hm_write_err(q);
+  hm_write_err("\" is not a whole number in [");
+  hm_fmt_u64(n, lo);
+  hm_write_err(n);
+  hm_write_err(", ");
+  hm_fmt_u64(n, hi);
+  hm_write_err(n);
+  hm_write_err("]; using the default ");
+  hm_fmt_u64(n, def);
+  hm_write_err(n);
+  hm_write_err("\n");
+}
+
+bool hm_config_parse_u64(const char *name, const char *value, uint64_t lo, uint64_t hi,
+                         uint64_t def, uint64_t *out) {
+  const char *p = value;
+  while (*p == ' ' || *p == '\t') p++;
+  uint64_t v = 0;
+  bool digits = false, ok = true;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    digits = true;
+    if (v > (UINT64_MAX - 9) / 10) ok = false;   /* would overflow: keep scanning, reject */
+    else v = v * 10 + (uint64_t)(*p - '0');
+  }
+  while (*p == ' ' || *p == '\t') p++;
+  if (!digits || *p != '\0' || !ok || v < lo || v > hi) {
+    warn(name, value, lo, hi, def);
+    *out = def;
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+typedef struct var {
+  const char *name;
+  uint64_t lo, hi, def;
+  uint64_t *dst;
+} var;
+
+static bool prefix(const char *s, const char *pre, const char **rest) {
+  size_t n = strlen(pre);
+  if (strncmp(s, pre, n) != 0) return false;
+  *rest = s + n;
+  return true;
+}
+
+void hm_config_load(char **envp) {
+  uint64_t prewarm_all = 0;
+  const char *prewarm_k[HAK_TINY_CLASSES] = {NULL};   /* per-class overrides, parsed last */
+  var vars[] = {
+      {"HAKMEM_SUPERSLAB_MAX_CACHED", 0, HM_MAX_MAX_CACHED, HM_DEF_MAX_CACHED, &hm_cfg.max_cached},
+      {"HAKMEM_SUPERSLAB_MAX_MEMORY_MB", 0, HM_MAX_MAX_MEMORY_MB, HM_DEF_MAX_MEMORY_MB,
+       &hm_cfg.max_memory_mb},
+      {"HAKMEM_SUPERSLAB_TTL_SEC", 0, HM_MAX_TTL_SEC, HM_DEF_TTL_SEC, &hm_cfg.ttl_sec},
+      {"HAKMEM_PREWARM_SUPERSLABS", 0, HM_MAX_PREWARM_PER_CLASS, 0, &prewarm_all},
+  };
+  for (char **e = envp; e != NULL && *e != NULL; e++) {
+    const char *entry = *e, *rest;
+    if (strncmp(entry, "HAKMEM_", 7) != 0) continue;
+    const char *eq = strchr(entry, '=');
+    if (eq == NULL) continue;
+    size_t name_len = (size_t)(eq - entry);
+    bool known = false;
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0] && !known; i++)
+      if (strlen(vars[i].name) == name_len && strncmp(entry, vars[i].name, name_len) == 0) {
+        hm_config_parse_u64(vars[i].name, eq + 1, vars[i].lo, vars[i].hi, vars[i].def, vars[i].dst);
+        known = true;
+      }
+    if (!known && prefix(entry, "HAKMEM_PREWARM_SUPERSLABS_C", &rest) && rest[0] >= '0' &&
+        rest[0] < '0' + HAK_TINY_CLASSES && rest[1] == '=') {
+      prewarm_k[rest[0] - '0'] = rest + 2;
+      known = true;
+    }
+    if (!known) {
+      char q[48];
+      char name[64];
+      size_t n = name_len < sizeof name - 1 ? name_len : sizeof name - 1;
+      memcpy(name, entry, n);
+      name[n] = '\0';
+      quote(q, name);
+      hm_write_err("hakmem: unknown variable ");
+      hm_write_err(q);
+      hm_write_err(" ignored\n");
+    }
+  }
+  for (unsigned k = 0; k < HAK_TINY_CLASSES; k++) {
+    uint64_t v = prewarm_all;
+    if (prewarm_k[k] != NULL) {
+      char name[] = "HAKMEM_PREWARM_SUPERSLABS_C0";
+      name[sizeof name - 2] = (char)('0' + k);
+      hm_config_parse_u64(name, prewarm_k[k], 0, HM_MAX_PREWARM_PER_CLASS, prewarm_all, &v);
+    }
+    hm_cfg.prewarm[k] = (uint32_t)v;
+  }
+}

@@ -1,0 +1,63 @@
+/* fastpath.h — malloc and free as the program sees them most of the time: straight-line code
+ * inlined into both the hak_* API (api.c) and the libc names (shim.c). Everything rare is a call
+ * to a noinline function in heap.c or api.c.
+ *   malloc: class table -> the thread's current slab for the class -> pop its free list.
+ *   free:   registry -> slab -> owned by this thread? -> bit test -> push to the slab's free list.
+ * No lock, no atomic read-modify-write, no system call, no division. */
+#ifndef HM_FASTPATH_H
+#define HM_FASTPATH_H
+#include "internal.h"
+
+void *hm_malloc_large(size_t size);
+void hm_free_other(void *p, uintptr_t entry);
+
+HM_INLINE void *hm_malloc_fast(size_t size) {
+  if (hm_unlikely(size > HM_SMALL_MAX)) return hm_malloc_large(size);
+  unsigned cls = hm_size_class(size);
+  hm_slab *s = hm_tl_cur[cls];             /* &hm_empty_slab until the class has a slab */
+  hm_block *b = s->free;
+  if (hm_unlikely(b == NULL)) return hm_heap_malloc_slow(cls);
+  /* the same checks as hm_slab_pop, written out so that every exit is a tail call */
+  hm_block *next = hm_decode(b->next_enc, b);
+  uint64_t *w = &s->bitmap[((uintptr_t)b & (HM_SLAB_SIZE - 1)) >> 9];
+  unsigned bit = (unsigned)((uintptr_t)b >> 3) & 63u;
+  uint64_t word = *w;
+  if (hm_unlikely((((uintptr_t)next ^ (uintptr_t)b) >> HM_SLAB_SHIFT) != 0 && next != NULL))
+    return hm_corrupt_list(b);
+  if (hm_unlikely((word >> bit) & 1u)) return hm_corrupt_list(b);
+  *w = word | (1ull << bit);
+  s->free = next;
+  HM_STORE_RELAXED(s->used, s->used + 1);
+  return b;
+}
+
+HM_INLINE void hm_free_fast(void *p) {
+  uintptr_t e = hm_registry_lookup(p);
+  if (hm_unlikely(!(e & HM_REG_SS))) {
+    hm_free_other(p, e);   /* NULL, large, or not ours */
+    return;
+  }
+  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
+  unsigned si = (unsigned)((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1);
+  hm_slab *s = &ss->slabs[si];
+  if (hm_unlikely(atomic_load_explicit(&s->owner, memory_order_relaxed) != hm_tl_heap)) {
+    hm_heap_free_slow(p, ss, s);   /* another thread's slab, an abandoned one, or a free slot */
+    return;
+  }
+  uint64_t *w = &ss->bitmap[((uintptr_t)p & (HM_SS_SIZE - 1)) >> 9];
+  unsigned bit = (unsigned)((uintptr_t)p >> 3) & 63u;
+  uint64_t word = *w;
+  if (hm_unlikely(!((word >> bit) & 1u))) {
+    hm_free_bad(p, s);   /* double free or not a block start: does not return */
+    return;
+  }
+  *w = word & ~(1ull << bit);
+  hm_block *b = (hm_block *)p;
+  b->next_enc = hm_encode(s->free, b);
+  s->free = b;
+  uint32_t used = s->used - 1;
+  HM_STORE_RELAXED(s->used, used);
+  if (hm_unlikely(used == 0)) hm_slab_emptied(s);
+}
+
+#endif

@@ -1,0 +1,53 @@
+/* init.c — start-up and fork. The first malloc of the process may come from the dynamic loader,
+ * a constructor or a sanitizer runtime: initialisation allocates nothing from this heap, and a
+ * re-entrant call during it (same thread) proceeds with the static defaults. */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <unistd.h>
+#include "internal.h"
+
+extern char **environ;
+_Atomic int hm_init_state;
+static __thread bool tl_in_init;
+
+static void atfork_prepare(void) {
+  hm_pool_lock();
+  hm_large_lock();
+  hm_registry_lock();
+  hm_meta_lock_all();
+}
+static void atfork_parent(void) {
+  hm_meta_unlock_all();
+  hm_registry_unlock();
+  hm_large_unlock();
+  hm_pool_unlock();
+}
+static void atfork_child(void) {
+  hm_meta_reset_locks();
+  hm_registry_reset_lock();
+  hm_large_reset_lock();
+  hm_pool_reset_lock();
+}
+
+void hm_init_slow(void) {
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&hm_init_state, &expected, 1)) {
+    tl_in_init = true;
+    hm_harden_init();
+    hm_registry_init();
+    hm_config_load(environ);
+    hm_pool_init();
+    hm_heap_key_init();
+    atomic_store_explicit(&hm_init_state, 2, memory_order_release);
+    tl_in_init = false;
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);   /* may allocate: ready now */
+    for (int k = 0; k < HAK_TINY_CLASSES; k++)
+      if (hm_cfg.prewarm[k] != 0) hm_pool_prewarm(k, hm_cfg.prewarm[k]);
+    return;
+  }
+  if (tl_in_init) return;
+  while (atomic_load_explicit(&hm_init_state, memory_order_acquire) != 2) sched_yield();
+}
+
+/* Initialise (and prewarm) at start-up even if the program allocates nothing early. */
+__attribute__((constructor)) static void hm_constructor(void) { hm_ensure_init(); }

@@ -1,0 +1,286 @@
+/* Types shared by the modules and their cross-file prototypes, grouped by the file that defines
+ * them, followed by the small inline helpers of the fast paths. */
+#ifndef HM_INTERNAL_H
+#define HM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include "config.h"
+#include "debug.h"
+#include "hakmem.h"
+
+#pragma GCC visibility push(hidden)   /* nothing below leaves the library: direct addressing */
+
+/* ---- types ------------------------------------------------------------------------------------ */
+typedef struct hm_block { uintptr_t next_enc; } hm_block;   /* a free block: its encoded next */
+
+typedef enum { HM_SLOT_UNUSED = 0, HM_SLOT_ACTIVE = 1, HM_SLOT_EMPTY = 2 } hm_slot_state;
+
+struct hm_heap;
+struct hm_superslab;
+
+/* One 64 KiB slab. Owner-only fields are written by the owning heap's thread alone;
+ * invariant: used + len(free) + (capacity - carved) == capacity, used == popcount(bitmap). */
+typedef struct hm_slab {
+  /* first cache line: what the owner's malloc and free touch */
+  hm_block *free;                 /* local free list (next pointers encoded) */
+  uint32_t used;                  /* blocks held by the program or pending on `remote` */
+  uint32_t block_size;            /* bytes per block */
+  uint32_t inv;                   /* ceil(2^32 / block_size): index = off * inv >> 32 */
+  uint16_t capacity;              /* blocks that fit: HM_SLAB_SIZE / block_size */
+  uint16_t carved;                /* blocks [0, carved) have been handed to the free list */
+  uint8_t cls;                    /* size class while ACTIVE */
+  uint8_t index;                  /* slot in the SuperSlab */
+  _Atomic uint8_t state;          /* hm_slot_state; written under the pool lock */
+  uint8_t in_list;                /* 1: in its owner's class list, 2: in the abandoned list */
+  uintptr_t start;                /* first byte of the slab */
+  uint64_t *bitmap;               /* 1 bit per block: 1 = held by the program */
+  _Atomic(struct hm_heap *) owner;/* owning heap; NULL when unowned (free or abandoned) */
+  struct hm_superslab *ss;        /* the SuperSlab holding the slab */
+  /* second line: written by other threads */
+  _Alignas(64) _Atomic uintptr_t remote; /* frees from other threads, pushed lock-free */
+  struct hm_slab *next, *prev;    /* owner's class list, or the pool's abandoned list */
+} hm_slab;
+HM_STATIC_ASSERT(sizeof(hm_slab) == 128);
+
+/* A 2 MiB SuperSlab. Its header (this struct) lives out of line in the metadata arena. Pool-lock
+ * fields: free_slots has bit i set iff slabs[i] is UNUSED or EMPTY; active == 32 - popcount. */
+typedef struct hm_superslab {
+  uintptr_t base;                 /* 2 MiB-aligned start of the 32 slabs */
+  uint32_t magic;                 /* HM_SS_MAGIC while mapped */
+  uint32_t free_slots;            /* bitmask of UNUSED | EMPTY slots */
+  uint32_t unused_slots;          /* bitmask of never-used slots (pages still zero) */
+  uint32_t active;                /* ACTIVE slots */
+  uint8_t where;                  /* hm_ss_where: partial list, full, or cache */
+  uint8_t prewarmed;              /* mapped by prewarm and not used since */
+  uint8_t pad[6];
+  uint64_t cached_at_ns;          /* when it entered the cache */
+  struct hm_superslab *next, *prev;  /* partial list or cache list (pool lock) */
+  struct hm_superslab *all_next, *all_prev; /* every mapped SuperSlab (pool lock) */
+  hm_slab slabs[HM_SLABS_PER_SS];
+  /* 1 bit per 8-byte granule of the 2 MiB: word (p & (2 MiB - 1)) >> 9, bit (p >> 3) & 63 */
+  uint64_t bitmap[HM_SLABS_PER_SS * HM_BITMAP_WORDS];
+} hm_superslab;
+#define HM_SS_MAGIC 0x53537331u
+typedef enum { HM_SS_PARTIAL = 1, HM_SS_FULL = 2, HM_SS_CACHED = 3 } hm_ss_where;
+
+/* A thread's heap: per size class, the slab it allocates from and the list of slabs it owns. */
+typedef struct hm_heap {
+  hm_slab *list[HM_CLASSES];      /* owned slabs of the class (the thread's current one included) */
+  uint32_t nslabs[HM_CLASSES];
+  struct hm_heap *next_free;      /* free heaps (meta pool) */
+  bool live;                      /* attached to a running thread */
+} hm_heap;
+
+/* A large allocation: its own mapping, 2 MiB-aligned, a guard page after it. */
+typedef struct hm_large {
+  uintptr_t base;                 /* mapping start == user pointer */
+  size_t map_size;                /* bytes mapped, guard page included */
+  size_t usable;                  /* bytes the user may use: map_size - page */
+  size_t requested;               /* bytes asked for */
+  uint32_t magic;                 /* HM_LARGE_MAGIC while live */
+  struct hm_large *next, *prev;   /* live list (large lock) */
+} hm_large;
+#define HM_LARGE_MAGIC 0x4c617267u
+
+/* ---- os.c: the only file making memory system calls ------------------------------------------- */
+void *hm_os_map_aligned(size_t size, size_t align);   /* NULL on failure */
+void hm_os_unmap(void *p, size_t size);
+void *hm_os_map(size_t size);
+int hm_os_protect_none(void *p, size_t size);
+void *hm_os_remap_to(void *old, size_t old_size, size_t new_size, void *target);
+void hm_os_decommit(void *p, size_t size);
+typedef struct hm_os_counters {
+  _Atomic uint64_t mmap, munmap, mremap, madvise, mprotect;
+} hm_os_counters;
+extern hm_os_counters hm_os_count;
+
+/* ---- registry.c: pointer -> owner, O(1), lock-free reads --------------------------------------- */
+#define HM_REG_SS 1u                          /* tag bit of a registry entry for an hm_superslab */
+#define HM_REG_ENTRIES ((size_t)1 << (HM_ADDR_BITS - HM_SS_SHIFT))
+extern _Atomic uintptr_t *hm_reg_table;     /* HM_REG_ENTRIES entries, committed lazily */
+extern uintptr_t hm_reg_limit;              /* 0 until the table is mapped, then HM_REG_ENTRIES */
+bool hm_registry_init(void);
+bool hm_registry_set(uintptr_t addr, size_t size, uintptr_t entry);  /* every 2 MiB chunk */
+void hm_registry_clear(uintptr_t addr, size_t size);
+size_t hm_registry_count(void);
+bool hm_registry_is_valid(const char **why);
+void hm_registry_lock(void);
+void hm_registry_unlock(void);
+void hm_registry_reset_lock(void);
+
+/* ---- meta.c: fixed-size metadata objects out of line from user blocks -------------------------- */
+hm_superslab *hm_meta_ss_alloc(void);
+void hm_meta_ss_free(hm_superslab *ss);
+hm_large *hm_meta_large_alloc(void);
+void hm_meta_large_free(hm_large *l);
+hm_heap *hm_meta_heap_alloc(void);
+void hm_meta_heap_free(hm_heap *h);
+void hm_meta_lock_all(void);
+void hm_meta_unlock_all(void);
+void hm_meta_reset_locks(void);
+
+/* ---- pool.c: SuperSlabs, their slots, the LRU cache, prewarm ----------------------------------- */
+hm_slab *hm_pool_claim_slab(struct hm_heap *h, unsigned cls);   /* ACTIVE, owned by h; or NULL */
+void hm_pool_release_slab(hm_slab *s);                          /* ACTIVE -> EMPTY */
+void hm_pool_abandon_slab(hm_slab *s);                          /* owner gone, blocks remain */
+hm_slab *hm_pool_adopt_any(struct hm_heap *h, unsigned cls);    /* an abandoned slab of cls */
+bool hm_pool_try_adopt(hm_slab *s, struct hm_heap *h);          /* claim one abandoned slab */
+size_t hm_pool_trim(void);
+size_t hm_pool_evict(void);
+int hm_pool_prewarm(int tiny_class, uint32_t count);
+void hm_pool_get_limits(hak_limits_t *out);
+void hm_pool_set_limits(const hak_limits_t *l);
+void hm_pool_stats(hak_stats_t *st);
+size_t hm_pool_mapped(void);
+bool hm_pool_is_valid(const char **why);
+void hm_pool_init(void);
+void hm_pool_lock(void);
+void hm_pool_unlock(void);
+void hm_pool_reset_lock(void);
+uint64_t hm_now_ns(void);
+extern _Atomic uint64_t hm_clock_offset_ns;
+extern _Atomic uint32_t hm_prewarm_bypass;
+
+/* ---- heap.c: size classes, thread heaps, small malloc/free ------------------------------------ */
+extern const uint32_t hm_class_size[HM_CLASSES];
+extern const uint8_t hm_class_lut[HM_SMALL_MAX / 8 + 1];
+/* The calling thread's heap (HM_NO_HEAP before its first allocation and after its exit) and,
+ * per class, the slab it allocates from (&hm_empty_slab, whose free list is always empty, when
+ * it has none). The pair is the thread cache. */
+extern hm_slab hm_empty_slab;
+#define HM_HAS_SLAB(s) ((s) != &hm_empty_slab)
+#define HM_NO_HEAP ((hm_heap *)(uintptr_t)16)
+extern __thread hm_heap *hm_tl_heap;
+extern __thread hm_slab *hm_tl_cur[HM_CLASSES];
+void *hm_heap_malloc_slow(unsigned cls);
+HM_COLD void hm_free_bad(const void *p, const hm_slab *s);
+void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s);
+void hm_slab_init(hm_slab *s, unsigned cls);
+void hm_heap_flush(hm_heap *h);
+void hm_heap_key_init(void);
+void hm_heap_thread_exit(void *heap);
+bool hm_heap_is_valid(hm_heap *h, const char **why);
+bool hm_slab_is_valid(const hm_slab *s, const char **why);
+void *hm_small_alloc_aligned(size_t size, size_t align);
+extern _Atomic uint64_t hm_remote_free_count;
+extern _Atomic uint64_t hm_adopt_count;
+
+/* ---- large.c ---------------------------------------------------------------------------------- */
+void *hm_large_alloc(size_t size, size_t align, bool zero);
+void hm_large_free(hm_large *l, void *p);
+bool hm_large_recently_freed(const void *p);
+size_t hm_large_chunks(void);
+void *hm_large_realloc(hm_large *l, void *p, size_t size);
+void hm_large_stats(hak_stats_t *st);
+bool hm_large_is_valid(const char **why);
+void hm_large_lock(void);
+void hm_large_unlock(void);
+void hm_large_reset_lock(void);
+
+/* ---- harden.c --------------------------------------------------------------------------------- */
+extern uintptr_t hm_secret;
+void hm_harden_init(void);
+void hm_write_err(const char *s);         /* write(2) to stderr, no allocation */
+size_t hm_fmt_u64(char *buf, uint64_t v); /* decimal, returns length */
+
+/* ---- config.c --------------------------------------------------------------------------------- */
+typedef struct hm_config {
+  uint64_t max_cached;
+  uint64_t max_memory_mb;
+  uint64_t ttl_sec;
+  uint32_t prewarm[HAK_TINY_CLASSES];
+} hm_config;
+extern hm_config hm_cfg;
+void hm_config_load(char **envp);
+/* Parse one value; returns true and sets *out if valid, else warns (one line) and keeps def. */
+bool hm_config_parse_u64(const char *name, const char *value, uint64_t lo, uint64_t hi,
+                         uint64_t def, uint64_t *out);
+
+/* ---- init.c ----------------------------------------------------------------------------------- */
+extern _Atomic int hm_init_state;          /* 0 none, 1 running, 2 ready */
+void hm_init_slow(void);
+
+/* ---- inline helpers ---------------------------------------------------------------------------- */
+HM_INLINE void hm_ensure_init(void) {
+  if (hm_unlikely(atomic_load_explicit(&hm_init_state, memory_order_acquire) != 2)) hm_init_slow();
+}
+
+/* Size class of a request of `size` <= HM_SMALL_MAX bytes: the smallest class that fits. */
+HM_INLINE unsigned hm_size_class(size_t size) {
+  HAK_ASSERT(size <= HM_SMALL_MAX);
+  return hm_class_lut[(size + 7) >> 3];
+}
+
+/* Registry lookup: the entry of the 2 MiB chunk holding `p`, or 0. */
+HM_INLINE uintptr_t hm_registry_lookup(const void *p) {
+  uintptr_t i = (uintptr_t)p >> HM_SS_SHIFT;
+  if (hm_unlikely(i >= hm_reg_limit)) return 0;
+  return atomic_load_explicit(&hm_reg_table[i], memory_order_acquire);
+}
+
+HM_INLINE hm_block *hm_decode(uintptr_t enc, const void *at) {
+  return (hm_block *)(enc ^ hm_secret ^ (uintptr_t)at);
+}
+HM_INLINE uintptr_t hm_encode(const hm_block *next, const void *at) {
+  return (uintptr_t)next ^ hm_secret ^ (uintptr_t)at;
+}
+HM_INLINE uint32_t hm_block_index(const hm_slab *s, uintptr_t p) {
+  return (uint32_t)(((uint64_t)(p & (HM_SLAB_SIZE - 1)) * s->inv) >> 32);
+}
+
+/* Single-writer fields other threads read for statistics (a slab's used count): under TSan they
+ * are relaxed atomics; elsewhere plain aligned 32-bit accesses, which x86-64 never tears, so the
+ * owner's update stays one instruction. */
+#if defined(__SANITIZE_THREAD__)
+#define HM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HM_TSAN 1
+#endif
+#endif
+#define HM_LOAD_RELAXED(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#ifdef HM_TSAN
+#define HM_STORE_RELAXED(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#else
+#define HM_STORE_RELAXED(x, v) ((x) = (v))
+#endif
+
+#pragma GCC visibility pop
+#endif
+
+/* The bitmap has one bit per 8-byte granule of the slab; a block's bit is the bit of its first
+ * granule, set while the program holds the block. A pointer into the middle of a block, or to a
+ * free block, finds its bit clear, so free's double-free and interior-pointer checks are one bit
+ * test with no division. */
+HM_INLINE uint32_t hm_granule(uintptr_t p) {
+  return (uint32_t)((p & (HM_SLAB_SIZE - 1)) >> 3);
+}
+
+/* Aborts with "corrupted free list"; declared as returning so the fast path can tail-call it. */
+void *hm_corrupt_list(void *b);
+
+/* Pop a block from an owned slab's free list (NULL if empty). The decoded next pointer must stay
+ * inside the slab and the popped block's bit must be clear: a write-after-free that overwrote a
+ * next pointer aborts instead of steering an allocation (without the secret a forged value lands
+ * in the slab with probability 2^-32). */
+HM_INLINE void *hm_slab_pop(hm_slab *s) {
+  hm_block *b = s->free;
+  if (hm_unlikely(b == NULL)) return NULL;
+  hm_block *next = hm_decode(b->next_enc, b);
+  uint64_t *w = &s->bitmap[((uintptr_t)b & (HM_SLAB_SIZE - 1)) >> 9];
+  unsigned bit = (unsigned)((uintptr_t)b >> 3) & 63u;
+  uint64_t word = *w;
+  if (hm_unlikely((((uintptr_t)next ^ (uintptr_t)b) >> HM_SLAB_SHIFT) != 0 && next != NULL))
+    return hm_corrupt_list(b);
+  if (hm_unlikely((word >> bit) & 1u)) return hm_corrupt_list(b);
+  *w = word | (1ull << bit);
+  s->free = next;
+  HM_STORE_RELAXED(s->used, s->used + 1);
+  return b;
+}
+
+HM_NOINLINE void hm_slab_emptied(hm_slab *s);

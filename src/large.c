@@ -1,0 +1,191 @@
+/* large.c — requests above the slab tier: each gets its own 2 MiB-aligned mapping (so the
+ * registry maps whole chunks to it) with a PROT_NONE guard page after the usable bytes, and grows
+ * by mremap into a fresh aligned reservation (pages move, nothing is copied).
+ * Invariants (large_lock): live == len(list), live_bytes == sum of usable; every chunk of a live
+ * mapping is registered to its descriptor; the user pointer is the mapping start.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include "internal.h"
+
+static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
+static hm_large *live_head;
+static uint64_t live_n, live_bytes;
+#define FREED_RING 64
+static uintptr_t freed_ring[FREED_RING];   /* bases of recently freed mappings: "double free" */
+static unsigned freed_pos;
+
+#define PAGE_ROUND(x) (((x) + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1))
+
+void hm_large_lock(void) { pthread_mutex_lock(&large_lock); }
+void hm_large_unlock(void) { pthread_mutex_unlock(&large_lock); }
+void hm_large_reset_lock(void) { pthread_mutex_init(&large_lock, NULL); }
+
+static void live_link(hm_large *l) {
+  pthread_mutex_lock(&large_lock);
+  l->prev = NULL;
+  l->next = live_head;
+  if (live_head) live_head->prev = l;
+  live_head = l;
+  live_n++;
+  live_bytes += l->usable;
+  for (unsigned i = 0; i < FREED_RING; i++)
+    if (freed_ring[i] == l->base) freed_ring[i] = 0;
+  pthread_mutex_unlock(&large_lock);
+}
+
+static void live_unlink(hm_large *l, bool remember) {
+  pthread_mutex_lock(&large_lock);
+  if (l->prev) l->prev->next = l->next; else live_head = l->next;
+  if (l->next) l->next->prev = l->prev;
+  live_n--;
+  live_bytes -= l->usable;
+  if (remember) freed_ring[freed_pos++ % FREED_RING] = l->base;
+  pthread_mutex_unlock(&large_lock);
+}
+
+bool hm_large_recently_freed(const void *p) {
+  bool hit = false;
+  pthread_mutex_lock(&large_lock);
+  for (unsigned i = 0; i < FREED_RING; i++) hit |= p != NULL && freed_ring[i] == (uintptr_t)p;
+  pthread_mutex_unlock(&large_lock);
+  return hit;
+}
+
+/* A usable range of `usable` bytes at a multiple of `align` (>= 2 MiB) with a guard page after. */
+static void *map_with_guard(size_t usable, size_t align) {
+  size_t map_size = usable + HM_PAGE_SIZE;
+  if (map_size < usable) return NULL;
+  char *p = hm_os_map_aligned(map_size, align);
+  if (p == NULL) return NULL;
+  hm_os_protect_none(p + usable, HM_PAGE_SIZE);
+  return p;
+}
+
+void *hm_large_alloc(size_t size, size_t align, bool zero) {
+  (void)zero;   /* fresh mappings are zero */
+  if (size > PTRDIFF_MAX - HM_SS_SIZE || align > ((size_t)1 << 40)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t usable = PAGE_ROUND(size ? size : 1);
+  if (align < HM_SS_SIZE) align = HM_SS_SIZE;
+  hm_large *l = hm_meta_large_alloc();
+  char *p = l ? map_with_guard(usable, align) : NULL;
+  if (p == NULL) goto fail;
+  l->base = (uintptr_t)p;
+  l->usable = usable;
+  l->map_size = usable + HM_PAGE_SIZE;
+  l->requested = size;
+  l->magic = HM_LARGE_MAGIC;
+  if (!hm_registry_set(l->base, l->map_size, (uintptr_t)l)) {
+    hm_os_unmap(p, l->map_size);
+    goto fail;
+  }
+  live_link(l);
+  return p;
+fail:
+  if (l) hm_meta_large_free(l);
+  errno = ENOMEM;
+  return NULL;
+}
+
+void hm_large_free(hm_large *l, void *p) {
+  HM_CHECK((uintptr_t)p == l->base && l->magic == HM_LARGE_MAGIC, "invalid free", p);
+  live_unlink(l, true);
+  hm_registry_clear(l->base, l->map_size);
+  hm_os_unmap((void *)l->base, l->map_size);
+  hm_meta_large_free(l);
+}
+
+/* Grow or shrink in place when the page-rounded size allows, else move the pages into a new
+ * aligned reservation by mremap. NULL (errno ENOMEM) leaves the block untouched; returns
+ * HM_LARGE_MOVE when the caller should move the data to a small block instead. */
+void *hm_large_realloc(hm_large *l, void *p, size_t size) {
+  HM_CHECK((uintptr_t)p == l->base && l->magic == HM_LARGE_MAGIC, "invalid pointer", p);
+  size_t usable = PAGE_ROUND(size ? size : 1);
+  if (usable <= l->usable) {
+    if (size <= HM_SMALL_MAX || usable < l->usable / 2) return NULL;   /* caller moves it */
+    pthread_mutex_lock(&large_lock);
+    l->requested = size;
+    pthread_mutex_unlock(&large_lock);
+    return p;
+  }
+  if (size > PTRDIFF_MAX - HM_SS_SIZE) return NULL;
+  size_t map_size = usable + HM_PAGE_SIZE;
+  char *target = hm_os_map_aligned(map_size, HM_SS_SIZE);
+  if (target == NULL) return NULL;
+  if (!hm_registry_set((uintptr_t)target, map_size, (uintptr_t)l)) {
+    hm_os_unmap(target, map_size);
+    return NULL;
+  }
+  size_t old_usable = l->usable, old_map = l->map_size;
+  uintptr_t old_base = l->base;
+  /* unregister the old chunks while they are still ours: once mremap has moved the pages, the
+   * range is free and another thread may map and register it */
+  hm_registry_clear(old_base, old_map);
+  if (hm_os_remap_to((void *)old_base, old_usable, usable, target) == NULL) {
+    hm_registry_set(old_base, old_map, (uintptr_t)l);
+    hm_registry_clear((uintptr_t)target, map_size);
+    hm_os_unmap(target, map_size);
+    return NULL;
+  }
+  hm_os_protect_none(target + usable, HM_PAGE_SIZE);
+  hm_os_unmap((void *)(old_base + old_usable), HM_PAGE_SIZE);   /* the old guard page */
+  pthread_mutex_lock(&large_lock);
+  live_bytes += usable - old_usable;
+  l->base = (uintptr_t)target;
+  l->usable = usable;
+  l->map_size = map_size;
+  l->requested = size;
+  pthread_mutex_unlock(&large_lock);
+  return target;
+}
+
+void hm_large_stats(hak_stats_t *st) {
+  pthread_mutex_lock(&large_lock);
+  st->large_live = live_n;
+  st->large_live_bytes = live_bytes;
+  pthread_mutex_unlock(&large_lock);
+}
+
+/* Registered 2 MiB chunks that belong to large allocations. */
+size_t hm_large_chunks(void) {
+  size_t n = 0;
+  pthread_mutex_lock(&large_lock);
+  for (hm_large *l = live_head; l != NULL; l = l->next) n += (l->map_size + HM_SS_SIZE - 1) >> HM_SS_SHIFT;
+  pthread_mutex_unlock(&large_lock);
+  return n;
+}
+
+bool hm_large_is_valid(const char **why) {
+#if HAK_DEBUG >= 1
+  bool ok = true;
+  uint64_t n = 0, bytes = 0;
+  pthread_mutex_lock(&large_lock);
+  for (hm_large *l = live_head; l != NULL && ok; l = l->next) {
+    n++;
+    bytes += l->usable;
+    if (l->magic != HM_LARGE_MAGIC || l->base % HM_SS_SIZE != 0 ||
+        l->map_size != l->usable + HM_PAGE_SIZE || l->requested > l->usable) {
+      *why = "large: descriptor fields";
+      ok = false;
+    }
+    for (uintptr_t a = l->base; ok && a < l->base + l->map_size; a += HM_SS_SIZE)
+      if (hm_registry_lookup((void *)a) != ((uintptr_t)l)) {
+        *why = "registry: a large mapping is not registered to its descriptor";
+        ok = false;
+      }
+  }
+  if (ok && (n != live_n || bytes != live_bytes)) {
+    *why = "large: live count or bytes disagree with the list";
+    ok = false;
+  }
+  pthread_mutex_unlock(&large_lock);
+  return ok;
+#else
+  (void)why;
+  return true;
+#endif
+}

@@ -1,0 +1,97 @@
+/* meta.c — metadata out of line from user blocks: SuperSlab headers, thread heaps and large
+ * allocation descriptors come from their own mappings, never from a SuperSlab. SuperSlab headers
+ * are page-aligned with a guard page after each, so an overflow out of one header faults before
+ * reaching the next. Objects are recycled through a free list and never unmapped.
+ * Invariant: every object is either on its pool's free list or in use, never both. */
+#include <stddef.h>
+#include <string.h>
+#include "internal.h"
+
+typedef struct meta_pool {
+  pthread_mutex_t lock;
+  size_t obj_size;     /* bytes of one object (rounded) */
+  size_t stride;       /* obj_size plus a guard page when guarded */
+  size_t per_chunk;    /* objects mapped at once */
+  bool guarded;
+  size_t clear_size;   /* bytes zeroed on allocation (the rest is zeroed where it is used) */
+  void *free_list;     /* first word of a free object links the next */
+  char *cur, *end;     /* bump range of the newest chunk */
+} meta_pool;
+
+#define ROUND_UP(x, a) (((x) + (a) - 1) & ~((size_t)(a) - 1))
+
+static meta_pool ss_pool = {PTHREAD_MUTEX_INITIALIZER, ROUND_UP(sizeof(hm_superslab), HM_PAGE_SIZE),
+                            ROUND_UP(sizeof(hm_superslab), HM_PAGE_SIZE) + HM_PAGE_SIZE, 16, true,
+                            offsetof(hm_superslab, bitmap), NULL, NULL, NULL};
+static meta_pool heap_pool = {PTHREAD_MUTEX_INITIALIZER, ROUND_UP(sizeof(hm_heap), 64),
+                              ROUND_UP(sizeof(hm_heap), 64), 64, false,
+                              sizeof(hm_heap), NULL, NULL, NULL};
+static meta_pool large_pool = {PTHREAD_MUTEX_INITIALIZER, ROUND_UP(sizeof(hm_large), 64),
+                               ROUND_UP(sizeof(hm_large), 64), 1024, false,
+                               sizeof(hm_large), NULL, NULL, NULL};
+
+static void *pool_alloc(meta_pool *mp) {
+  pthread_mutex_lock(&mp->lock);
+  void *obj = mp->free_list;
+  if (obj != NULL) {
+    mp->free_list = *(void **)obj;
+  } else {
+    if (mp->cur == NULL || mp->cur + mp->stride > mp->end) {
+      size_t bytes = ROUND_UP(mp->stride * mp->per_chunk, HM_PAGE_SIZE);
+      char *chunk = hm_os_map(bytes);
+      if (chunk == NULL) {
+        pthread_mutex_unlock(&mp->lock);
+        return NULL;
+      }
+      if (mp->guarded)
+        for (size_t i = 0; i < mp->per_chunk; i++)
+          hm_os_protect_none(chunk + i * mp->stride + mp->obj_size, HM_PAGE_SIZE);
+      mp->cur = chunk;
+      mp->end = chunk + bytes;
+    }
+    obj = mp->cur;
+    mp->cur += mp->stride;
+  }
+  pthread_mutex_unlock(&mp->lock);
+  memset(obj, 0, mp->clear_size);
+  return obj;
+}
+
+static void pool_free(meta_pool *mp, void *obj) {
+  pthread_mutex_lock(&mp->lock);
+  *(void **)obj = mp->free_list;
+  mp->free_list = obj;
+  pthread_mutex_unlock(&mp->lock);
+}
+
+hm_superslab *hm_meta_ss_alloc(void) { return pool_alloc(&ss_pool); }
+void hm_meta_ss_free(hm_superslab *ss) {
+  ss->magic = 0;
+  /* the bitmaps are most of a header: give their pages back while it waits for reuse */
+  char *first_page = (char *)ROUND_UP((uintptr_t)ss->bitmap, HM_PAGE_SIZE);
+  hm_os_decommit(first_page, (size_t)((char *)ss + ss_pool.obj_size - first_page));
+  pool_free(&ss_pool, ss);
+}
+hm_large *hm_meta_large_alloc(void) { return pool_alloc(&large_pool); }
+void hm_meta_large_free(hm_large *l) {
+  l->magic = 0;
+  pool_free(&large_pool, l);
+}
+hm_heap *hm_meta_heap_alloc(void) { return pool_alloc(&heap_pool); }
+void hm_meta_heap_free(hm_heap *h) { pool_free(&heap_pool, h); }
+
+void hm_meta_lock_all(void) {
+  pthread_mutex_lock(&ss_pool.lock);
+  pthread_mutex_lock(&heap_pool.lock);
+  pthread_mutex_lock(&large_pool.lock);
+}
+void hm_meta_unlock_all(void) {
+  pthread_mutex_unlock(&large_pool.lock);
+  pthread_mutex_unlock(&heap_pool.lock);
+  pthread_mutex_unlock(&ss_pool.lock);
+}
+void hm_meta_reset_locks(void) {
+  pthread_mutex_init(&ss_pool.lock, NULL);
+  pthread_mutex_init(&heap_pool.lock, NULL);
+  pthread_mutex_init(&large_pool.lock, NULL);
+}

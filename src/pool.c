@@ -1,0 +1,520 @@
+/* pool.c — the SuperSlab pool shared by every size class and thread.
+ *
+ * Owns (under pool_lock): every mapped SuperSlab (all list), the partial list (SuperSlabs with a
+ * free slot and at least one ACTIVE slab), the LRU cache of SuperSlabs whose 32 slots are all free,
+ * the lists of slabs abandoned by exited threads, the cache limits and the pool statistics.
+ * Invariants:
+ *   mapped == len(all) == partial + full + cached;  cached == len(cache), cached_bytes == cached * 2 MiB
+ *   cached <= max_cached and cached_bytes <= max_bytes once a public call returns;
+ *   a SuperSlab is in the cache iff active == 0, and then it is in no other list;
+ *   active == 32 - popcount(free_slots); slot i is ACTIVE iff bit i of free_slots is clear;
+ *   the cache is never popped while the prewarm bypass flag is set (pops_in_bypass == 0).
+ * Slab metadata belongs to the owning thread; the pool touches a slab only to claim or release it
+ * and for the read-only statistics walk. System calls that unmap happen after the lock is dropped.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include "internal.h"
+
+typedef struct ss_list { hm_superslab *head, *tail; size_t len; } ss_list;
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static ss_list all_list, partial_list, cache_list;  /* cache: head = newest, tail = oldest */
+static size_t ss_full;                              /* SuperSlabs with no free slot */
+static hm_slab *abandoned[HM_CLASSES];              /* slabs of exited threads, per class */
+static _Atomic size_t abandoned_n;                  /* written under pool_lock */
+static uint64_t max_cached, max_bytes, ttl_ns;      /* limits in force */
+static struct {
+  uint64_t map_calls, unmap_calls, hits, misses, ev_count, ev_bytes, ev_ttl, ev_trim, prewarmed;
+  uint64_t pops_in_bypass;
+} pst;
+_Atomic uint32_t hm_prewarm_bypass;      /* > 0 while a prewarm maps: the cache is not popped */
+static _Atomic uint32_t prewarm_running; /* prewarm calls in progress */
+_Atomic uint64_t hm_clock_offset_ns;
+
+#define ALL_SLOTS 0xFFFFFFFFu
+#define SEC_NS 1000000000ull
+
+uint64_t hm_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * SEC_NS + (uint64_t)ts.tv_nsec +
+         atomic_load_explicit(&hm_clock_offset_ns, memory_order_relaxed);
+}
+
+void hm_pool_lock(void) { pthread_mutex_lock(&pool_lock); }
+void hm_pool_unlock(void) { pthread_mutex_unlock(&pool_lock); }
+void hm_pool_reset_lock(void) { pthread_mutex_init(&pool_lock, NULL); }
+
+/* ---- intrusive lists ---------------------------------------------------------------------------- */
+static void list_push_head(ss_list *l, hm_superslab *ss) {
+  ss->prev = NULL;
+  ss->next = l->head;
+  if (l->head) l->head->prev = ss; else l->tail = ss;
+  l->head = ss;
+  l->len++;
+}
+static void list_remove(ss_list *l, hm_superslab *ss) {
+  if (ss->prev) ss->prev->next = ss->next; else l->head = ss->next;
+  if (ss->next) ss->next->prev = ss->prev; else l->tail = ss->prev;
+  ss->next = ss->prev = NULL;
+  l->len--;
+}
+static void all_push(hm_superslab *ss) {
+  ss->all_prev = NULL;
+  ss->all_next = all_list.head;
+  if (all_list.head) all_list.head->all_prev = ss; else all_list.tail = ss;
+  all_list.head = ss;
+  all_list.len++;
+}
+static void all_remove(hm_superslab *ss) {
+  if (ss->all_prev) ss->all_prev->all_next = ss->all_next; else all_list.head = ss->all_next;
+  if (ss->all_next) ss->all_next->all_prev = ss->all_prev; else all_list.tail = ss->all_prev;
+  all_list.len--;
+}
+
+/* ---- mapping ------------------------------------------------------------------------------------ */
+static hm_superslab *ss_map_new(void) {
+  hm_superslab *ss = hm_meta_ss_alloc();
+  if (ss == NULL) return NULL;
+  void *base = hm_os_map_aligned(HM_SS_SIZE, HM_SS_SIZE);
+  if (base == NULL) {
+    hm_meta_ss_free(ss);
+    return NULL;
+  }
+  ss->base = (uintptr_t)base;
+  ss->free_slots = ALL_SLOTS;
+  ss->unused_slots = ALL_SLOTS;
+  for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
+    hm_slab *s = &ss->slabs[i];
+    s->index = (uint8_t)i;
+    s->start = ss->base + ((uintptr_t)i << HM_SLAB_SHIFT);
+    s->ss = ss;
+    s->bitmap = &ss->bitmap[i * HM_BITMAP_WORDS];
+  }
+  ss->magic = HM_SS_MAGIC;
+  if (!hm_registry_set(ss->base, HM_SS_SIZE, (uintptr_t)ss | HM_REG_SS)) {
+    hm_os_unmap(base, HM_SS_SIZE);
+    hm_meta_ss_free(ss);
+    return NULL;
+  }
+  all_push(ss);
+  pst.map_calls++;
+  return ss;
+}
+
+/* Called without pool_lock: the SuperSlab is already out of every list. */
+static void ss_unmap(hm_superslab *ss) {
+  hm_registry_clear(ss->base, HM_SS_SIZE);
+  hm_os_unmap((void *)ss->base, HM_SS_SIZE);
+  hm_meta_ss_free(ss);
+}
+
+/* ---- the cache ---------------------------------------------------------------------------------- */
+typedef struct victims { hm_superslab *ss[HM_EVICT_BATCH]; unsigned n; } victims;
+
+static void cache_take(hm_superslab *ss, victims *v, uint64_t *reason) {
+  list_remove(&cache_list, ss);
+  all_remove(ss);
+  ss->where = 0;
+  (*reason)++;
+  pst.unmap_calls++;
+  v->ss[v->n++] = ss;
+}
+
+/* Move to `v` what is over the limits (oldest first) or past the TTL. Returns true if more
+ * remain to evict once `v` is full. */
+static bool cache_collect(victims *v, uint64_t now) {
+  while (v->n < HM_EVICT_BATCH && cache_list.tail != NULL) {
+    if (cache_list.len > max_cached) {
+      cache_take(cache_list.tail, v, &pst.ev_count);
+    } else if ((uint64_t)cache_list.len * HM_SS_SIZE > max_bytes) {
+      cache_take(cache_list.tail, v, &pst.ev_bytes);
+    } else {
+      /* TTL: the oldest entries are at the tail; untouched prewarmed entries are exempt. */
+      hm_superslab *ss = cache_list.tail;
+      while (ss != NULL && ss->prewarmed) ss = ss->prev;
+      if (ss == NULL || now - ss->cached_at_ns <= ttl_ns) return false;
+      cache_take(ss, v, &pst.ev_ttl);
+    }
+  }
+  return v->n == HM_EVICT_BATCH;
+}
+
+/* Drops the lock to unmap the victims, then re-takes it. Returns how many were unmapped. */
+static size_t unmap_victims(victims *v) {
+  size_t n = v->n;
+  if (n == 0) return 0;
+  pthread_mutex_unlock(&pool_lock);
+  for (unsigned i = 0; i < v->n; i++) ss_unmap(v->ss[i]);
+  v->n = 0;
+  pthread_mutex_lock(&pool_lock);
+  return n;
+}
+
+static size_t enforce_limits_locked(void) {
+  victims v = {.n = 0};
+  size_t total = 0;
+  uint64_t now = hm_now_ns();
+  bool more;
+  do {
+    more = cache_collect(&v, now);
+    total += unmap_victims(&v);
+  } while (more);
+  return total;
+}
+
+static void cache_push_locked(hm_superslab *ss, bool prewarmed) {
+  HAK_INVARIANT(ss->active == 0 && ss->free_slots == ALL_SLOTS && ss->where != HM_SS_CACHED);
+  ss->where = HM_SS_CACHED;
+  ss->prewarmed = prewarmed;
+  ss->cached_at_ns = hm_now_ns();
+  list_push_head(&cache_list, ss);
+}
+
+static hm_superslab *cache_pop_locked(void) {
+  hm_superslab *ss = cache_list.head;
+  if (ss == NULL) return NULL;
+  if (atomic_load_explicit(&hm_prewarm_bypass, memory_order_acquire) != 0) pst.pops_in_bypass++;
+  list_remove(&cache_list, ss);
+  ss->where = 0;
+  ss->prewarmed = 0;
+  return ss;
+}
+
+/* A SuperSlab to carve slabs from: the cache's newest entry unless prewarm is mapping, else a
+ * new mapping. */
+static hm_superslab *ss_acquire_locked(void) {
+  hm_superslab *ss = NULL;
+  if (atomic_load_explicit(&hm_prewarm_bypass, memory_order_acquire) == 0) ss = cache_pop_locked();
+  if (ss != NULL) {
+    pst.hits++;
+    return ss;
+  }
+  pst.misses++;
+  return ss_map_new();
+}
+
+/* ---- slots -------------------------------------------------------------------------------------- */
+hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
+  pthread_mutex_lock(&pool_lock);
+  hm_superslab *ss = partial_list.head;
+  if (ss == NULL) {
+    ss = ss_acquire_locked();
+    if (ss == NULL) {
+      pthread_mutex_unlock(&pool_lock);
+      return NULL;
+    }
+    ss->where = HM_SS_PARTIAL;
+    list_push_head(&partial_list, ss);
+  }
+  HAK_INVARIANT(ss->free_slots != 0 && ss->where == HM_SS_PARTIAL);
+  /* prefer a slot used before (its pages are resident) over a never-used one */
+  uint32_t dirty = ss->free_slots & ~ss->unused_slots;
+  unsigned i = (unsigned)__builtin_ctz(dirty ? dirty : ss->free_slots);
+  hm_slab *s = &ss->slabs[i];
+  ss->free_slots &= ~(1u << i);
+  ss->unused_slots &= ~(1u << i);
+  ss->active++;
+  if (ss->free_slots == 0) {
+    list_remove(&partial_list, ss);
+    ss->where = HM_SS_FULL;
+    ss_full++;
+  }
+  hm_slab_init(s, cls);
+  atomic_store_explicit(&s->owner, h, memory_order_relaxed);
+  atomic_store_explicit(&s->state, HM_SLOT_ACTIVE, memory_order_release);
+  pthread_mutex_unlock(&pool_lock);
+  return s;
+}
+
+void hm_pool_release_slab(hm_slab *s) {
+  HAK_INVARIANT(s->used == 0);
+  hm_superslab *ss = s->ss;
+  pthread_mutex_lock(&pool_lock);
+  atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+  atomic_store_explicit(&s->state, HM_SLOT_EMPTY, memory_order_release);
+  s->free = NULL;
+  ss->free_slots |= 1u << s->index;
+  ss->active--;
+  if (ss->where == HM_SS_FULL) {
+    ss_full--;
+    ss->where = HM_SS_PARTIAL;
+    list_push_head(&partial_list, ss);
+  }
+  if (ss->active == 0) {
+    list_remove(&partial_list, ss);
+    cache_push_locked(ss, false);
+    enforce_limits_locked();
+  }
+  pthread_mutex_unlock(&pool_lock);
+}
+
+/* ---- abandoned slabs ---------------------------------------------------------------------------- */
+static void abandoned_unlink(hm_slab *s) {
+  if (s->prev) s->prev->next = s->next; else abandoned[s->cls] = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = NULL;
+  s->in_list = 0;
+  atomic_store_explicit(&abandoned_n, atomic_load_explicit(&abandoned_n, memory_order_relaxed) - 1,
+                        memory_order_relaxed);
+}
+
+void hm_pool_abandon_slab(hm_slab *s) {
+  pthread_mutex_lock(&pool_lock);
+  s->prev = NULL;
+  s->next = abandoned[s->cls];
+  if (s->next) s->next->prev = s;
+  abandoned[s->cls] = s;
+  s->in_list = 2;
+  atomic_store_explicit(&abandoned_n, atomic_load_explicit(&abandoned_n, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+  /* seq_cst: pairs with the remote free's push-then-load of owner (heap.c) */
+  atomic_store(&s->owner, NULL);
+  pthread_mutex_unlock(&pool_lock);
+}
+
+bool hm_pool_try_adopt(hm_slab *s, hm_heap *h) {
+  bool ok = false;
+  pthread_mutex_lock(&pool_lock);
+  hm_heap *expected = NULL;
+  if (s->in_list == 2 && atomic_compare_exchange_strong(&s->owner, &expected, h)) {
+    abandoned_unlink(s);
+    ok = true;
+  }
+  pthread_mutex_unlock(&pool_lock);
+  return ok;
+}
+
+hm_slab *hm_pool_adopt_any(hm_heap *h, unsigned cls) {
+  if (atomic_load_explicit(&abandoned_n, memory_order_relaxed) == 0) return NULL;
+  pthread_mutex_lock(&pool_lock);
+  hm_slab *s = abandoned[cls];
+  if (s != NULL) {
+    hm_heap *expected = NULL;
+    bool won = atomic_compare_exchange_strong(&s->owner, &expected, h);
+    HAK_INVARIANT(won);
+    (void)won;
+    abandoned_unlink(s);
+  }
+  pthread_mutex_unlock(&pool_lock);
+  return s;
+}
+
+/* ---- prewarm ------------------------------------------------------------------------------------ */
+static uint64_t prewarmed_by_class[HAK_TINY_CLASSES];
+
+/* Two phases, as the seed allocator did: map `count` SuperSlabs with the bypass flag set (so no
+ * request, ours or another thread's, takes them back out of the cache half-way), then park them
+ * all in the cache, raising its limits to hold them. */
+int hm_pool_prewarm(int tiny_class, uint32_t count) {
+  if (tiny_class < 0 || tiny_class >= HAK_TINY_CLASSES) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (count == 0) return 0;
+  atomic_fetch_add(&prewarm_running, 1);
+  atomic_fetch_add(&hm_prewarm_bypass, 1);
+  hm_superslab *chain = NULL;
+  uint32_t got = 0;
+  pthread_mutex_lock(&pool_lock);
+  for (; got < count; got++) {
+    hm_superslab *ss = ss_acquire_locked();
+    if (ss == NULL) break;
+    ss->next = chain;
+    chain = ss;
+  }
+  pthread_mutex_unlock(&pool_lock);
+  atomic_fetch_sub(&hm_prewarm_bypass, 1);
+
+  pthread_mutex_lock(&pool_lock);
+  uint64_t want = (uint64_t)cache_list.len + got;
+  if (max_cached < want) max_cached = want;
+  if (max_bytes < want * HM_SS_SIZE) max_bytes = want * HM_SS_SIZE;
+  while (chain != NULL) {
+    hm_superslab *next = chain->next;
+    cache_push_locked(chain, true);
+    chain = next;
+  }
+  pst.prewarmed += got;
+  prewarmed_by_class[tiny_class] += got;
+  enforce_limits_locked();
+  pthread_mutex_unlock(&pool_lock);
+  atomic_fetch_sub(&prewarm_running, 1);
+  return (int)got;
+}
+
+/* ---- limits, eviction, trim --------------------------------------------------------------------- */
+void hm_pool_get_limits(hak_limits_t *out) {
+  pthread_mutex_lock(&pool_lock);
+  out->max_cached = max_cached;
+  out->max_memory_mb = max_bytes >> 20;
+  out->ttl_sec = ttl_ns / SEC_NS;
+  pthread_mutex_unlock(&pool_lock);
+}
+
+static uint64_t clamp(uint64_t v, uint64_t hi) { return v > hi ? hi : v; }
+
+void hm_pool_set_limits(const hak_limits_t *l) {
+  pthread_mutex_lock(&pool_lock);
+  max_cached = clamp(l->max_cached, HM_MAX_MAX_CACHED);
+  max_bytes = clamp(l->max_memory_mb, HM_MAX_MAX_MEMORY_MB) << 20;
+  ttl_ns = clamp(l->ttl_sec, HM_MAX_TTL_SEC) * SEC_NS;
+  enforce_limits_locked();
+  pthread_mutex_unlock(&pool_lock);
+}
+
+size_t hm_pool_evict(void) {
+  pthread_mutex_lock(&pool_lock);
+  size_t n = enforce_limits_locked();
+  pthread_mutex_unlock(&pool_lock);
+  return n;
+}
+
+size_t hm_pool_trim(void) {
+  size_t total = 0;
+  victims v = {.n = 0};
+  pthread_mutex_lock(&pool_lock);
+  while (cache_list.tail != NULL) {
+    while (v.n < HM_EVICT_BATCH && cache_list.tail != NULL) cache_take(cache_list.tail, &v, &pst.ev_trim);
+    total += unmap_victims(&v);
+  }
+  pthread_mutex_unlock(&pool_lock);
+  return total;
+}
+
+void hm_pool_init(void) {
+  max_cached = hm_cfg.max_cached;
+  max_bytes = hm_cfg.max_memory_mb << 20;
+  ttl_ns = hm_cfg.ttl_sec * SEC_NS;
+}
+
+/* ---- statistics and validation ------------------------------------------------------------------ */
+void hm_pool_stats(hak_stats_t *st) {
+  pthread_mutex_lock(&pool_lock);
+  st->ss_mapped = all_list.len;
+  st->ss_cached = cache_list.len;
+  st->ss_in_use = all_list.len - cache_list.len;
+  st->ss_cached_bytes = (uint64_t)cache_list.len * HM_SS_SIZE;
+  st->ss_map_calls = pst.map_calls;
+  st->ss_unmap_calls = pst.unmap_calls;
+  st->cache_hits = pst.hits;
+  st->cache_misses = pst.misses;
+  st->evict_count = pst.ev_count;
+  st->evict_bytes = pst.ev_bytes;
+  st->evict_ttl = pst.ev_ttl;
+  st->evict_trim = pst.ev_trim;
+  st->prewarmed = pst.prewarmed;
+  st->limit_max_cached = max_cached;
+  st->limit_max_bytes = max_bytes;
+  st->limit_ttl_sec = ttl_ns / SEC_NS;
+  for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next) {
+    if (ss->active == 0) continue;
+    for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
+      const hm_slab *s = &ss->slabs[i];
+      if (ss->free_slots & (1u << i)) continue;
+      uint64_t used = HM_LOAD_RELAXED(s->used);
+      st->slabs_active++;
+      st->small_live_blocks += used;
+      st->small_live_bytes += used * s->block_size;
+    }
+  }
+  pthread_mutex_unlock(&pool_lock);
+}
+
+#if HAK_DEBUG >= 1
+#define FAIL(msg) do { *why = (msg); goto out; } while (0)
+static bool ss_is_valid(const hm_superslab *ss, const char **why) {
+  if (ss->magic != HM_SS_MAGIC) FAIL("pool: SuperSlab header magic");
+  if (ss->base % HM_SS_SIZE != 0) FAIL("pool: SuperSlab base not 2 MiB aligned");
+  if (hm_registry_lookup((void *)ss->base) != ((uintptr_t)ss | HM_REG_SS) ||
+      hm_registry_lookup((void *)(ss->base + HM_SS_SIZE - 1)) != ((uintptr_t)ss | HM_REG_SS))
+    FAIL("registry: a mapped SuperSlab is not registered to its header");
+  if (ss->active != HM_SLABS_PER_SS - (uint32_t)__builtin_popcount(ss->free_slots))
+    FAIL("pool: active slab count disagrees with the free-slot mask");
+  if ((ss->unused_slots & ~ss->free_slots) != 0) FAIL("pool: an ACTIVE slot is marked never-used");
+  for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
+    unsigned st = atomic_load_explicit(&ss->slabs[i].state, memory_order_relaxed);
+    bool free_bit = (ss->free_slots >> i) & 1u;
+    if (free_bit == (st == HM_SLOT_ACTIVE)) FAIL("pool: slot state disagrees with the free-slot mask");
+    if (ss->slabs[i].ss != ss || ss->slabs[i].start != ss->base + ((uintptr_t)i << HM_SLAB_SHIFT))
+      FAIL("pool: slab geometry");
+  }
+  switch (ss->where) {
+    case HM_SS_CACHED:
+      if (ss->active != 0) FAIL("cache: a cached SuperSlab has ACTIVE slabs (cached and in use)");
+      break;
+    case HM_SS_PARTIAL:
+      if (ss->active == 0 || ss->free_slots == 0) FAIL("pool: partial SuperSlab not partial");
+      break;
+    case HM_SS_FULL:
+      if (ss->free_slots != 0) FAIL("pool: full SuperSlab has a free slot");
+      break;
+    default: FAIL("pool: SuperSlab in no list");
+  }
+  return true;
+out:
+  return false;
+}
+#endif
+
+bool hm_pool_is_valid(const char **why) {
+#if HAK_DEBUG >= 1
+  bool ok = false;
+  pthread_mutex_lock(&pool_lock);
+  size_t n = 0, cached = 0, partial = 0, full = 0;
+  for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next) {
+    if (++n > all_list.len) FAIL("pool: all list longer than its count");
+    if (!ss_is_valid(ss, why)) goto out;
+    cached += ss->where == HM_SS_CACHED;
+    partial += ss->where == HM_SS_PARTIAL;
+    full += ss->where == HM_SS_FULL;
+  }
+  if (n != all_list.len) FAIL("pool: all list count");
+  if (cached + partial + full != n || full != ss_full) FAIL("pool: list counts do not add up");
+  n = 0;
+  uint64_t prev_at = UINT64_MAX;
+  for (hm_superslab *ss = cache_list.head; ss != NULL; ss = ss->next) {
+    if (++n > cache_list.len || ss->where != HM_SS_CACHED) FAIL("cache: list and count disagree");
+    if (ss->cached_at_ns > prev_at) FAIL("cache: not ordered newest to oldest");
+    prev_at = ss->cached_at_ns;
+  }
+  if (n != cache_list.len || n != cached) FAIL("cache: entry count disagrees with the list");
+  if (cache_list.len > max_cached) FAIL("cache: more entries than max_cached");
+  if ((uint64_t)cache_list.len * HM_SS_SIZE > max_bytes) FAIL("cache: more bytes than the memory limit");
+  n = 0;
+  for (hm_superslab *ss = partial_list.head; ss != NULL; ss = ss->next)
+    if (++n > partial_list.len || ss->where != HM_SS_PARTIAL) FAIL("pool: partial list corrupt");
+  if (n != partial) FAIL("pool: partial count");
+  if (pst.pops_in_bypass != 0) FAIL("prewarm: the cache was popped while the bypass flag was set");
+  if (atomic_load(&hm_prewarm_bypass) > atomic_load(&prewarm_running))
+    FAIL("prewarm: bypass flag set outside prewarm");
+  n = 0;
+  for (unsigned c = 0; c < HM_CLASSES; c++)
+    for (hm_slab *s = abandoned[c]; s != NULL; s = s->next) {
+      n++;
+      if (s->in_list != 2 || s->cls != c || atomic_load(&s->owner) != NULL ||
+          atomic_load(&s->state) != HM_SLOT_ACTIVE)
+        FAIL("pool: abandoned slab not abandoned");
+      if (!hm_slab_is_valid(s, why)) goto out;
+    }
+  if (n != atomic_load(&abandoned_n)) FAIL("pool: abandoned count");
+  ok = true;
+out:
+  pthread_mutex_unlock(&pool_lock);
+  return ok;
+#else
+  (void)why;
+  return true;
+#endif
+}
+
+/* Registered 2 MiB chunks that belong to SuperSlabs (for the registry count cross-check). */
+size_t hm_pool_mapped(void) {
+  pthread_mutex_lock(&pool_lock);
+  size_t n = all_list.len;
+  pthread_mutex_unlock(&pool_lock);
+  return n;
+}

@@ -1,0 +1,27 @@
+/* shim.c — the libc names, for LD_PRELOAD or linking. The only file that defines them; it is
+ * left out of sanitizer builds, whose runtimes own malloc. */
+#define _GNU_SOURCE
+#include <stddef.h>
+#include "fastpath.h"
+
+#define SHIM __attribute__((visibility("default")))
+
+SHIM void *malloc(size_t size) { return hm_malloc_fast(size); }
+SHIM void free(void *p) { hm_free_fast(p); }
+SHIM void *calloc(size_t n, size_t size) { return hak_calloc(n, size); }
+SHIM void *realloc(void *p, size_t size) { return hak_realloc(p, size); }
+SHIM void *reallocarray(void *p, size_t n, size_t size) { return hak_reallocarray(p, n, size); }
+SHIM int posix_memalign(void **out, size_t align, size_t size) {
+  return hak_posix_memalign(out, align, size);
+}
+SHIM void *aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
+SHIM void *memalign(size_t align, size_t size) { return hak_memalign(align, size); }
+SHIM void *valloc(size_t size) { return hak_valloc(size); }
+SHIM void *pvalloc(size_t size) { return hak_pvalloc(size); }
+SHIM size_t malloc_usable_size(void *p) { return hak_malloc_usable_size(p); }
+SHIM void free_sized(void *p, size_t size) { hak_free_sized(p, size); }
+SHIM void free_aligned_sized(void *p, size_t align, size_t size) {
+  hak_free_aligned_sized(p, align, size);
+}
+SHIM int malloc_trim(size_t pad) { return hak_malloc_trim(pad); }
+SHIM void cfree(void *p) { hak_free(p); }
