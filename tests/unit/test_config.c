@@ -1,0 +1,86 @@
+/* Configuration parsing: valid values are taken, and each bad value (not a number, negative,
+ * overflowing, out of range, empty) gets exactly one stderr line naming the variable, the value
+ * and the default used; unknown HAKMEM_* names get one line too; nothing crashes. */
+#include <fcntl.h>
+#include "hak_test.h"
+#include "internal.h"
+
+static char captured[8192];
+
+/* Run hm_config_load on `env` with stderr captured; returns the number of lines written. */
+static int load(char **env) {
+  char path[] = "/tmp/hakmem-config-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  fflush(stderr);
+  int saved = dup(2);
+  dup2(fd, 2);
+  hm_config_load(env);
+  dup2(saved, 2);
+  close(saved);
+  lseek(fd, 0, SEEK_SET);
+  ssize_t n = read(fd, captured, sizeof captured - 1);
+  captured[n > 0 ? n : 0] = '\0';
+  close(fd);
+  unlink(path);
+  int lines = 0;
+  for (char *c = captured; *c; c++) lines += *c == '\n';
+  return lines;
+}
+
+static void reset(void) {
+  hm_cfg = (hm_config){.max_cached = HM_DEF_MAX_CACHED, .max_memory_mb = HM_DEF_MAX_MEMORY_MB,
+                       .ttl_sec = HM_DEF_TTL_SEC};
+}
+
+int main(void) {
+  uint64_t v;
+  CHECK(hm_config_parse_u64("X", "42", 0, 100, 7, &v) && v == 42);
+  CHECK(hm_config_parse_u64("X", " 42 ", 0, 100, 7, &v) && v == 42);
+  CHECK(hm_config_parse_u64("X", "0", 0, 100, 7, &v) && v == 0);
+  const char *bad[] = {"", "abc", "-1", "+5", "4x", "1e3", "31536001", "0x10", "99999999999999999999999",
+                       "18446744073709551616", "1 2", " "};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char *env[] = {NULL, NULL};
+    char buf[128];
+    snprintf(buf, sizeof buf, "HAKMEM_SUPERSLAB_TTL_SEC=%s", bad[i]);
+    env[0] = buf;
+    reset();
+    CHECK(load(env) == 1, "value '%s': %s", bad[i], captured);
+    CHECK(hm_cfg.ttl_sec == HM_DEF_TTL_SEC, "value '%s' not replaced by the default", bad[i]);
+    CHECK(strncmp(captured, "hakmem: HAKMEM_SUPERSLAB_TTL_SEC=\"", 34) == 0 &&
+              strstr(captured, "using the default 60\n") != NULL,
+          "message: %s", captured);
+  }
+  /* good values, per-class prewarm overrides, unknown names */
+  char *env[] = {"PATH=/bin", "HAKMEM_SUPERSLAB_MAX_CACHED=7", "HAKMEM_SUPERSLAB_MAX_MEMORY_MB=64",
+                 "HAKMEM_SUPERSLAB_TTL_SEC=3", "HAKMEM_PREWARM_SUPERSLABS=2",
+                 "HAKMEM_PREWARM_SUPERSLABS_C5=9", "HAKMEM_PREWARM_SUPERSLABS_C6=oops",
+                 "HAKMEM_PREWARM_SUPERSLABS_C8=1", "HAKMEM_NOPE=1", "HAKMEM_SUPERSLAB_MAX_CACHED_X=1", NULL};
+  reset();
+  int lines = load(env);
+  CHECK(lines == 4, "%d lines: %s", lines, captured);   /* C6 bad, C8 / NOPE / _X unknown */
+  CHECK(hm_cfg.max_cached == 7 && hm_cfg.max_memory_mb == 64 && hm_cfg.ttl_sec == 3);
+  for (int k = 0; k < HAK_TINY_CLASSES; k++)
+    CHECK(hm_cfg.prewarm[k] == (k == 5 ? 9u : 2u), "prewarm[%d] = %u", k, hm_cfg.prewarm[k]);
+  CHECK(strstr(captured, "HAKMEM_PREWARM_SUPERSLABS_C6=\"oops\"") && strstr(captured, "using the default 2"));
+  CHECK(strstr(captured, "unknown variable HAKMEM_NOPE ignored"));
+  CHECK(strstr(captured, "unknown variable HAKMEM_PREWARM_SUPERSLABS_C8 ignored"));
+  /* absurd prewarm, long and binary values are cut and cleaned in the message */
+  char longv[300];
+  memset(longv, '9', sizeof longv - 1);
+  longv[sizeof longv - 1] = '\0';
+  char buf1[400], buf2[64];
+  snprintf(buf1, sizeof buf1, "HAKMEM_PREWARM_SUPERSLABS=%s", longv);
+  snprintf(buf2, sizeof buf2, "HAKMEM_SUPERSLAB_MAX_CACHED=\x01\x7f\xff");
+  char *env2[] = {buf1, buf2, "HAKMEM_PREWARM_SUPERSLABS_C1=5000", NULL};
+  reset();
+  CHECK(load(env2) == 3, "%s", captured);
+  CHECK(strstr(captured, "...\"") != NULL && strstr(captured, "\"???\"") != NULL, "%s", captured);
+  for (int k = 0; k < HAK_TINY_CLASSES; k++) CHECK(hm_cfg.prewarm[k] == 0);
+  CHECK(hm_cfg.max_cached == HM_DEF_MAX_CACHED);
+  CHECK(load((char *[]){NULL}) == 0 && load(NULL) == 0);
+  reset();
+  printf("config: ok\n");
+  return 0;
+}
