@@ -2,11 +2,13 @@
 #   make run    build the release library and run the main job (random-mixed benchmark table)
 #   make test   build and pass every test (all presets)
 #   make fuzz   the overnight fuzzer (FUZZ_TIME seconds, default 8 hours)
+#   make bench / make bench-instr   peers side by side (bench/RESULTS.md) / callgrind instructions
+#   make props-long                 a long property-test run
 SHELL := /bin/bash
-PRESETS ?= release debug
+PRESETS ?= release debug asan ubsan tsan msan valgrind
 FUZZ_TIME ?= 28800
 
-.PHONY: all deps build run test fuzz bench clean $(addprefix test-,$(PRESETS))
+.PHONY: all deps build run test fuzz bench bench-instr props-long clean $(addprefix test-,$(PRESETS))
 
 all: build
 
@@ -30,7 +32,13 @@ fuzz: deps
 	@if [ -x ci/fuzz.sh ]; then FUZZ_TIME=$(FUZZ_TIME) ci/fuzz.sh; else echo "fuzzing not set up yet"; exit 1; fi
 
 bench: deps
-	@if [ -x bench/run_all.sh ]; then bench/run_all.sh; else bench/run_main.sh build/release; fi
+	bench/run_all.sh build/release
+
+bench-instr: deps
+	bench/instr.sh build/release
+
+props-long: deps
+	props/run_long.sh
 
 clean:
 	rm -rf build

@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 presets=("$@")
-[ ${#presets[@]} -gt 0 ] || presets=(release debug)
+[ ${#presets[@]} -gt 0 ] || presets=(release debug asan ubsan tsan msan valgrind)
 failed=()
 summary=()
 for p in "${presets[@]}"; do

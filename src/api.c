@@ -18,7 +18,7 @@ HM_NOINLINE void *hm_malloc_large(size_t size) {
   return hm_large_alloc(size, HM_PAGE_SIZE, false);
 }
 
-HAK_API void *hak_malloc(size_t size) { return hm_malloc_fast(size); }
+HAK_API void *hak_malloc(size_t size) { return hm_malloc_entry(size); }
 
 /* ---- ownership ----------------------------------------------------------------------------------- */
 typedef struct owner_info {
@@ -33,7 +33,7 @@ static owner_info owner_of(void *p, const char *what) {
   if (e == 0) hm_fatal(hm_large_recently_freed(p) ? "double free" : what, p);
   if (!(e & HM_REG_SS)) {
     o.large = (hm_large *)e;
-    HM_CHECK(o.large->base == (uintptr_t)p, what, p);
+    HM_CHECK(HM_UNHIDE(o.large->base) == (uintptr_t)p, what, p);
     return o;
   }
   hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
@@ -67,15 +67,21 @@ static int aligned_class(size_t size, size_t align) {
   return -1;
 }
 
+/* free_sized / free_aligned_sized: the size must be one the block can have been requested with.
+ * A large block records its request (compared page-rounded). A small block holds any size its
+ * class serves, or that realloc kept in place: (usable / 2, usable], anything for <= 16 bytes;
+ * with an alignment above 8, the class aligned_alloc would have chosen. */
 static void free_checked(void *p, size_t size, size_t align, const char *what) {
   if (p == NULL) return;
   owner_info o = owner_of(p, "invalid free");
   if (o.large != NULL) {
-    HM_CHECK(PAGE_ROUND(size ? size : 1) == o.large->usable, what, p);
+    HM_CHECK(PAGE_ROUND(size ? size : 1) == PAGE_ROUND(o.large->requested ? o.large->requested : 1),
+             what, p);
   } else {
-    int cls = align <= 8 ? (size <= HM_SMALL_MAX ? (int)hm_size_class(size) : -1)
-                         : aligned_class(size, align);
-    HM_CHECK(cls == (int)o.slab->cls, what, p);
+    size_t usable = o.slab->block_size;
+    bool ok = size <= usable && (size > usable / 2 || usable <= 16);
+    if (align > 8) ok |= aligned_class(size, align) == (int)o.slab->cls;
+    HM_CHECK(ok, what, p);
   }
   hak_free(p);
 }
@@ -126,10 +132,13 @@ HAK_API void *hak_realloc(void *p, size_t size) {
       }
     }
   } else if (size <= usable && (size > usable / 2 || usable <= 16)) {
+    hm_san_resize(p, size, usable);
     return p;   /* fits, and a smaller class would not save half */
   }
   void *q = hak_malloc(size);
   if (q == NULL) return NULL;
+  usable = hm_san_requested(p, usable);   /* under ASan, do not read the poisoned slack */
+  hm_san_open(p, usable);
   memcpy(q, p, size < usable ? size : usable);
   hak_free(p);
   return q;
@@ -151,7 +160,11 @@ static void *alloc_aligned(size_t align, size_t size) {
   }
   if (align <= 8) return hak_malloc(size);
   int cls = aligned_class(size, align);
-  if (cls >= 0) return hm_small_alloc_aligned(size, align);
+  if (cls >= 0) {
+    void *p = hm_small_alloc_aligned(size, align);
+    if (p != NULL) hm_san_alloc(p, size, hm_class_size[cls], false);
+    return p;
+  }
   hm_ensure_init();
   return hm_large_alloc(size, align, false);
 }
@@ -198,7 +211,7 @@ HAK_API void *hak_pvalloc(size_t size) {
 
 HAK_API size_t hak_malloc_usable_size(void *p) {
   if (p == NULL) return 0;
-  return usable_of(owner_of(p, "invalid pointer passed to malloc_usable_size"));
+  return hm_san_requested(p, usable_of(owner_of(p, "invalid pointer passed to malloc_usable_size")));
 }
 
 HAK_API int hak_malloc_trim(size_t pad) {

@@ -17,6 +17,7 @@ HM_INLINE void *hm_malloc_fast(size_t size) {
   hm_slab *s = hm_tl_cur[cls];             /* &hm_empty_slab until the class has a slab */
   hm_block *b = s->free;
   if (hm_unlikely(b == NULL)) return hm_heap_malloc_slow(cls);
+  hm_san_open(b, sizeof *b);
   /* the same checks as hm_slab_pop, written out so that every exit is a tail call */
   hm_block *next = hm_decode(b->next_enc, b);
   uint64_t *w = &s->bitmap[((uintptr_t)b & (HM_SLAB_SIZE - 1)) >> 9];
@@ -53,11 +54,25 @@ HM_INLINE void hm_free_fast(void *p) {
   }
   *w = word & ~(1ull << bit);
   hm_block *b = (hm_block *)p;
+  hm_san_free(p, s->block_size);
+  hm_san_open(b, sizeof *b);
   b->next_enc = hm_encode(s->free, b);
+  hm_san_close(b, sizeof *b);
   s->free = b;
   uint32_t used = s->used - 1;
   HM_STORE_RELAXED(s->used, used);
   if (hm_unlikely(used == 0)) hm_slab_emptied(s);
+}
+
+/* malloc as the API and the shim export it: the fast path plus the sanitizer hook for small
+ * blocks (large ones are described by large.c), which compiles to nothing in normal builds. */
+HM_INLINE void *hm_malloc_entry(size_t size) {
+  void *p = hm_malloc_fast(size);
+#if HM_SAN_ANY
+  if (p != NULL && size <= HM_SMALL_MAX)
+    hm_san_alloc(p, size, hm_class_size[hm_size_class(size)], false);
+#endif
+  return p;
 }
 
 #endif

@@ -25,7 +25,7 @@ _Atomic uint64_t hm_remote_free_count;
 _Atomic uint64_t hm_adopt_count;
 static pthread_key_t heap_key;
 
-static bool hm_bitmap_is_clear(const uint64_t *bm) {
+static __attribute__((unused)) bool hm_bitmap_is_clear(const uint64_t *bm) {
   uint64_t any = 0;
   for (unsigned i = 0; i < HM_BITMAP_WORDS; i++) any |= bm[i];
   return any == 0;
@@ -59,13 +59,15 @@ static void slab_carve(hm_slab *s) {
   uint32_t n = HM_CARVE_BYTES / s->block_size;
   if (n == 0) n = 1;
   if (n > (uint32_t)(s->capacity - s->carved)) n = s->capacity - s->carved;
-  uintptr_t first = s->start + (uintptr_t)s->carved * s->block_size;
+  uintptr_t first = HM_UNHIDE(s->start) + (uintptr_t)s->carved * s->block_size;
   hm_block *next = NULL;
+  hm_san_open((void *)first, (size_t)n * s->block_size);
   for (uint32_t i = n; i-- > 0;) {
     hm_block *b = (hm_block *)(first + (uintptr_t)i * s->block_size);
     b->next_enc = hm_encode(next, b);
     next = b;
   }
+  hm_san_close((void *)first, (size_t)n * s->block_size);
   s->free = next;
   s->carved = (uint16_t)(s->carved + n);
 }
@@ -77,10 +79,11 @@ static void slab_drain(hm_slab *s) {
   uint32_t used = s->used, n = 0;
   while (head != 0) {
     hm_block *b = (hm_block *)head;
+    hm_san_open(b, sizeof *b);
     hm_block *next = hm_decode(b->next_enc, b);
     uintptr_t off = head & (HM_SLAB_SIZE - 1);
     uint32_t idx = hm_block_index(s, head);
-    HM_CHECK((head & ~(uintptr_t)(HM_SLAB_SIZE - 1)) == s->start &&
+    HM_CHECK((head & ~(uintptr_t)(HM_SLAB_SIZE - 1)) == HM_UNHIDE(s->start) &&
                  (uintptr_t)idx * s->block_size == off && ++n <= s->capacity,
              "corrupted free list", b);
     uint32_t g = hm_granule(head);
@@ -88,6 +91,7 @@ static void slab_drain(hm_slab *s) {
     HM_CHECK(s->bitmap[g >> 6] & m, "double free", b);
     s->bitmap[g >> 6] &= ~m;
     b->next_enc = hm_encode(s->free, b);
+    hm_san_close(b, sizeof *b);
     s->free = b;
     used--;
     head = (uintptr_t)next;
@@ -228,9 +232,12 @@ HM_NOINLINE void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s) {
   uint32_t idx = hm_block_index(s, (uintptr_t)p);
   if ((uintptr_t)idx * s->block_size != off || idx >= s->capacity) hm_fatal("invalid free", p);
   hm_block *b = p;
+  hm_san_free(p, s->block_size);
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
   do {
+    hm_san_open(b, sizeof *b);
     b->next_enc = hm_encode((hm_block *)old, b);
+    hm_san_close(b, sizeof *b);
   } while (!atomic_compare_exchange_weak(&s->remote, &old, (uintptr_t)b));
   atomic_fetch_add_explicit(&hm_remote_free_count, 1, memory_order_relaxed);
   /* seq_cst push then load: either the abandoning owner's last drain sees the block, or we see
@@ -314,8 +321,11 @@ bool hm_slab_is_valid(const hm_slab *s, const char **why) {
     return false;
   }
   uint32_t len = 0;
-  for (const hm_block *b = s->free; b != NULL; b = hm_decode(b->next_enc, b)) {
-    uintptr_t off = (uintptr_t)b - s->start;
+  for (hm_block *b = s->free, *next; b != NULL; b = next) {
+    hm_san_open(b, sizeof *b);
+    next = hm_decode(b->next_enc, b);
+    hm_san_close(b, sizeof *b);
+    uintptr_t off = (uintptr_t)b - HM_UNHIDE(s->start);
     uint32_t idx = (uint32_t)(off / s->block_size);
     uint32_t g = (uint32_t)(off >> 3);
     if (off >= HM_SLAB_SIZE || off % s->block_size != 0 || idx >= s->carved ||

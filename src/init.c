@@ -34,6 +34,7 @@ void hm_init_slow(void) {
   if (atomic_compare_exchange_strong(&hm_init_state, &expected, 1)) {
     tl_in_init = true;
     hm_harden_init();
+    hm_san_init();
     hm_registry_init();
     hm_config_load(environ);
     hm_pool_init();

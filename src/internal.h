@@ -11,8 +11,20 @@
 #include "config.h"
 #include "debug.h"
 #include "hakmem.h"
+#include "san.h"
 
 #pragma GCC visibility push(hidden)   /* nothing below leaves the library: direct addressing */
+
+/* Block addresses kept in metadata (a SuperSlab's base, a slab's start, a large block's base)
+ * are stored through HM_HIDE: in Valgrind builds they are flipped into non-canonical values, so
+ * memcheck's leak scan does not count the metadata as a pointer to the first block of a slab or
+ * to a large block; elsewhere HM_HIDE is the identity. Read them back with HM_UNHIDE. */
+#ifdef HM_VG
+#define HM_HIDE(a) ((uintptr_t)(a) ^ ((uintptr_t)1 << 63))
+#else
+#define HM_HIDE(a) ((uintptr_t)(a))
+#endif
+#define HM_UNHIDE(a) HM_HIDE(a)
 
 /* ---- types ------------------------------------------------------------------------------------ */
 typedef struct hm_block { uintptr_t next_enc; } hm_block;   /* a free block: its encoded next */
@@ -270,6 +282,7 @@ void *hm_corrupt_list(void *b);
 HM_INLINE void *hm_slab_pop(hm_slab *s) {
   hm_block *b = s->free;
   if (hm_unlikely(b == NULL)) return NULL;
+  hm_san_open(b, sizeof *b);
   hm_block *next = hm_decode(b->next_enc, b);
   uint64_t *w = &s->bitmap[((uintptr_t)b & (HM_SLAB_SIZE - 1)) >> 9];
   unsigned bit = (unsigned)((uintptr_t)b >> 3) & 63u;

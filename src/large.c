@@ -22,8 +22,14 @@ void hm_large_lock(void) { pthread_mutex_lock(&large_lock); }
 void hm_large_unlock(void) { pthread_mutex_unlock(&large_lock); }
 void hm_large_reset_lock(void) { pthread_mutex_init(&large_lock, NULL); }
 
-static void live_link(hm_large *l) {
+/* Registry entries and the live list change together under large_lock, so no fork can see one
+ * without the other (lock order: large_lock, then the registry's). */
+static bool live_link(hm_large *l) {
   pthread_mutex_lock(&large_lock);
+  if (!hm_registry_set(HM_UNHIDE(l->base), l->map_size, (uintptr_t)l)) {
+    pthread_mutex_unlock(&large_lock);
+    return false;
+  }
   l->prev = NULL;
   l->next = live_head;
   if (live_head) live_head->prev = l;
@@ -31,8 +37,9 @@ static void live_link(hm_large *l) {
   live_n++;
   live_bytes += l->usable;
   for (unsigned i = 0; i < FREED_RING; i++)
-    if (freed_ring[i] == l->base) freed_ring[i] = 0;
+    if (freed_ring[i] == HM_UNHIDE(l->base)) freed_ring[i] = 0;
   pthread_mutex_unlock(&large_lock);
+  return true;
 }
 
 static void live_unlink(hm_large *l, bool remember) {
@@ -41,7 +48,8 @@ static void live_unlink(hm_large *l, bool remember) {
   if (l->next) l->next->prev = l->prev;
   live_n--;
   live_bytes -= l->usable;
-  if (remember) freed_ring[freed_pos++ % FREED_RING] = l->base;
+  hm_registry_clear(HM_UNHIDE(l->base), l->map_size);
+  if (remember) freed_ring[freed_pos++ % FREED_RING] = HM_UNHIDE(l->base);
   pthread_mutex_unlock(&large_lock);
 }
 
@@ -74,16 +82,16 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
   hm_large *l = hm_meta_large_alloc();
   char *p = l ? map_with_guard(usable, align) : NULL;
   if (p == NULL) goto fail;
-  l->base = (uintptr_t)p;
+  l->base = HM_HIDE((uintptr_t)p);
   l->usable = usable;
   l->map_size = usable + HM_PAGE_SIZE;
   l->requested = size;
   l->magic = HM_LARGE_MAGIC;
-  if (!hm_registry_set(l->base, l->map_size, (uintptr_t)l)) {
+  if (!live_link(l)) {
     hm_os_unmap(p, l->map_size);
     goto fail;
   }
-  live_link(l);
+  hm_san_alloc(p, size, usable, true);
   return p;
 fail:
   if (l) hm_meta_large_free(l);
@@ -92,10 +100,11 @@ fail:
 }
 
 void hm_large_free(hm_large *l, void *p) {
-  HM_CHECK((uintptr_t)p == l->base && l->magic == HM_LARGE_MAGIC, "invalid free", p);
+  HM_CHECK((uintptr_t)p == HM_UNHIDE(l->base) && l->magic == HM_LARGE_MAGIC, "invalid free", p);
   live_unlink(l, true);
-  hm_registry_clear(l->base, l->map_size);
-  hm_os_unmap((void *)l->base, l->map_size);
+  hm_san_free(p, l->usable);
+  hm_san_unmap((void *)HM_UNHIDE(l->base), l->map_size);
+  hm_os_unmap((void *)HM_UNHIDE(l->base), l->map_size);
   hm_meta_large_free(l);
 }
 
@@ -103,41 +112,50 @@ void hm_large_free(hm_large *l, void *p) {
  * aligned reservation by mremap. NULL (errno ENOMEM) leaves the block untouched; returns
  * HM_LARGE_MOVE when the caller should move the data to a small block instead. */
 void *hm_large_realloc(hm_large *l, void *p, size_t size) {
-  HM_CHECK((uintptr_t)p == l->base && l->magic == HM_LARGE_MAGIC, "invalid pointer", p);
+  HM_CHECK((uintptr_t)p == HM_UNHIDE(l->base) && l->magic == HM_LARGE_MAGIC, "invalid pointer", p);
   size_t usable = PAGE_ROUND(size ? size : 1);
   if (usable <= l->usable) {
     if (size <= HM_SMALL_MAX || usable < l->usable / 2) return NULL;   /* caller moves it */
     pthread_mutex_lock(&large_lock);
     l->requested = size;
     pthread_mutex_unlock(&large_lock);
+    hm_san_resize(p, size, l->usable);
     return p;
   }
   if (size > PTRDIFF_MAX - HM_SS_SIZE) return NULL;
   size_t map_size = usable + HM_PAGE_SIZE;
   char *target = hm_os_map_aligned(map_size, HM_SS_SIZE);
   if (target == NULL) return NULL;
-  if (!hm_registry_set((uintptr_t)target, map_size, (uintptr_t)l)) {
-    hm_os_unmap(target, map_size);
-    return NULL;
-  }
   size_t old_usable = l->usable, old_map = l->map_size;
-  uintptr_t old_base = l->base;
-  /* unregister the old chunks while they are still ours: once mremap has moved the pages, the
-   * range is free and another thread may map and register it */
-  hm_registry_clear(old_base, old_map);
-  if (hm_os_remap_to((void *)old_base, old_usable, usable, target) == NULL) {
-    hm_registry_set(old_base, old_map, (uintptr_t)l);
-    hm_registry_clear((uintptr_t)target, map_size);
+  uintptr_t old_base = HM_UNHIDE(l->base);
+  /* Under large_lock, so registry and descriptor change together: register the new range, and
+   * unregister the old chunks while they are still ours (once mremap has moved the pages the old
+   * range is free, and another thread may map and register it). */
+  pthread_mutex_lock(&large_lock);
+  bool ok = hm_registry_set((uintptr_t)target, map_size, (uintptr_t)l);
+  if (ok) {
+    hm_registry_clear(old_base, old_map);
+    ok = hm_os_remap_to((void *)old_base, old_usable, usable, target) != NULL;
+    if (!ok) {
+      hm_registry_set(old_base, old_map, (uintptr_t)l);
+      hm_registry_clear((uintptr_t)target, map_size);
+    }
+  }
+  if (ok) {
+    live_bytes += usable - old_usable;
+    l->base = HM_HIDE((uintptr_t)target);
+    l->usable = usable;
+    l->map_size = map_size;
+  }
+  pthread_mutex_unlock(&large_lock);
+  if (!ok) {
     hm_os_unmap(target, map_size);
     return NULL;
   }
   hm_os_protect_none(target + usable, HM_PAGE_SIZE);
   hm_os_unmap((void *)(old_base + old_usable), HM_PAGE_SIZE);   /* the old guard page */
+  hm_san_moved((void *)old_base, old_usable, target, l->requested, size, usable);
   pthread_mutex_lock(&large_lock);
-  live_bytes += usable - old_usable;
-  l->base = (uintptr_t)target;
-  l->usable = usable;
-  l->map_size = map_size;
   l->requested = size;
   pthread_mutex_unlock(&large_lock);
   return target;
@@ -167,12 +185,12 @@ bool hm_large_is_valid(const char **why) {
   for (hm_large *l = live_head; l != NULL && ok; l = l->next) {
     n++;
     bytes += l->usable;
-    if (l->magic != HM_LARGE_MAGIC || l->base % HM_SS_SIZE != 0 ||
+    if (l->magic != HM_LARGE_MAGIC || HM_UNHIDE(l->base) % HM_SS_SIZE != 0 ||
         l->map_size != l->usable + HM_PAGE_SIZE || l->requested > l->usable) {
       *why = "large: descriptor fields";
       ok = false;
     }
-    for (uintptr_t a = l->base; ok && a < l->base + l->map_size; a += HM_SS_SIZE)
+    for (uintptr_t a = HM_UNHIDE(l->base); ok && a < HM_UNHIDE(l->base) + l->map_size; a += HM_SS_SIZE)
       if (hm_registry_lookup((void *)a) != ((uintptr_t)l)) {
         *why = "registry: a large mapping is not registered to its descriptor";
         ok = false;

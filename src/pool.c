@@ -84,18 +84,19 @@ static hm_superslab *ss_map_new(void) {
     hm_meta_ss_free(ss);
     return NULL;
   }
-  ss->base = (uintptr_t)base;
+  ss->base = HM_HIDE((uintptr_t)base);
+  hm_san_map(base, HM_SS_SIZE);
   ss->free_slots = ALL_SLOTS;
   ss->unused_slots = ALL_SLOTS;
   for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
     hm_slab *s = &ss->slabs[i];
     s->index = (uint8_t)i;
-    s->start = ss->base + ((uintptr_t)i << HM_SLAB_SHIFT);
+    s->start = HM_HIDE(HM_UNHIDE(ss->base) + ((uintptr_t)i << HM_SLAB_SHIFT));
     s->ss = ss;
     s->bitmap = &ss->bitmap[i * HM_BITMAP_WORDS];
   }
   ss->magic = HM_SS_MAGIC;
-  if (!hm_registry_set(ss->base, HM_SS_SIZE, (uintptr_t)ss | HM_REG_SS)) {
+  if (!hm_registry_set(HM_UNHIDE(ss->base), HM_SS_SIZE, (uintptr_t)ss | HM_REG_SS)) {
     hm_os_unmap(base, HM_SS_SIZE);
     hm_meta_ss_free(ss);
     return NULL;
@@ -105,10 +106,10 @@ static hm_superslab *ss_map_new(void) {
   return ss;
 }
 
-/* Called without pool_lock: the SuperSlab is already out of every list. */
+/* Called without pool_lock: the SuperSlab is already out of every list and the registry. */
 static void ss_unmap(hm_superslab *ss) {
-  hm_registry_clear(ss->base, HM_SS_SIZE);
-  hm_os_unmap((void *)ss->base, HM_SS_SIZE);
+  hm_san_unmap((void *)HM_UNHIDE(ss->base), HM_SS_SIZE);
+  hm_os_unmap((void *)HM_UNHIDE(ss->base), HM_SS_SIZE);
   hm_meta_ss_free(ss);
 }
 
@@ -118,6 +119,7 @@ typedef struct victims { hm_superslab *ss[HM_EVICT_BATCH]; unsigned n; } victims
 static void cache_take(hm_superslab *ss, victims *v, uint64_t *reason) {
   list_remove(&cache_list, ss);
   all_remove(ss);
+  hm_registry_clear(HM_UNHIDE(ss->base), HM_SS_SIZE);   /* with the list, so a fork never sees one alone */
   ss->where = 0;
   (*reason)++;
   pst.unmap_calls++;
@@ -428,9 +430,9 @@ void hm_pool_stats(hak_stats_t *st) {
 #define FAIL(msg) do { *why = (msg); goto out; } while (0)
 static bool ss_is_valid(const hm_superslab *ss, const char **why) {
   if (ss->magic != HM_SS_MAGIC) FAIL("pool: SuperSlab header magic");
-  if (ss->base % HM_SS_SIZE != 0) FAIL("pool: SuperSlab base not 2 MiB aligned");
-  if (hm_registry_lookup((void *)ss->base) != ((uintptr_t)ss | HM_REG_SS) ||
-      hm_registry_lookup((void *)(ss->base + HM_SS_SIZE - 1)) != ((uintptr_t)ss | HM_REG_SS))
+  if (HM_UNHIDE(ss->base) % HM_SS_SIZE != 0) FAIL("pool: SuperSlab base not 2 MiB aligned");
+  if (hm_registry_lookup((void *)HM_UNHIDE(ss->base)) != ((uintptr_t)ss | HM_REG_SS) ||
+      hm_registry_lookup((void *)(HM_UNHIDE(ss->base) + HM_SS_SIZE - 1)) != ((uintptr_t)ss | HM_REG_SS))
     FAIL("registry: a mapped SuperSlab is not registered to its header");
   if (ss->active != HM_SLABS_PER_SS - (uint32_t)__builtin_popcount(ss->free_slots))
     FAIL("pool: active slab count disagrees with the free-slot mask");
@@ -439,7 +441,7 @@ static bool ss_is_valid(const hm_superslab *ss, const char **why) {
     unsigned st = atomic_load_explicit(&ss->slabs[i].state, memory_order_relaxed);
     bool free_bit = (ss->free_slots >> i) & 1u;
     if (free_bit == (st == HM_SLOT_ACTIVE)) FAIL("pool: slot state disagrees with the free-slot mask");
-    if (ss->slabs[i].ss != ss || ss->slabs[i].start != ss->base + ((uintptr_t)i << HM_SLAB_SHIFT))
+    if (ss->slabs[i].ss != ss || HM_UNHIDE(ss->slabs[i].start) != HM_UNHIDE(ss->base) + ((uintptr_t)i << HM_SLAB_SHIFT))
       FAIL("pool: slab geometry");
   }
   switch (ss->where) {

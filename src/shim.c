@@ -6,7 +6,7 @@
 
 #define SHIM __attribute__((visibility("default")))
 
-SHIM void *malloc(size_t size) { return hm_malloc_fast(size); }
+SHIM void *malloc(size_t size) { return hm_malloc_entry(size); }
 SHIM void free(void *p) { hm_free_fast(p); }
 SHIM void *calloc(size_t n, size_t size) { return hak_calloc(n, size); }
 SHIM void *realloc(void *p, size_t size) { return hak_realloc(p, size); }

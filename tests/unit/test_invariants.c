@@ -26,9 +26,9 @@ int main(void) {
   s->used--;
   CHECK(hak_check() == NULL);
 
-  hm_registry_clear(ss->base, HM_SS_SIZE);     /* registry consistency */
+  hm_registry_clear(HM_UNHIDE(ss->base), HM_SS_SIZE);     /* registry consistency */
   expect(hak_check(), "registry");
-  hm_registry_set(ss->base, HM_SS_SIZE, e);
+  hm_registry_set(HM_UNHIDE(ss->base), HM_SS_SIZE, e);
   CHECK(hak_check() == NULL);
 
   atomic_fetch_add(&hm_prewarm_bypass, 1);     /* bypass flag outside prewarm */

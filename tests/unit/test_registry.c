@@ -47,11 +47,11 @@ int main(void) {
   /* a real block is found, and the entry is its SuperSlab */
   void *p = hak_malloc(100);
   uintptr_t e = hm_registry_lookup(p);
-  CHECK((e & HM_REG_SS) && ((hm_superslab *)(e - HM_REG_SS))->base == ((uintptr_t)p & ~(HM_SS_SIZE - 1)));
+  CHECK((e & HM_REG_SS) && HM_UNHIDE(((hm_superslab *)(e - HM_REG_SS))->base) == ((uintptr_t)p & ~(HM_SS_SIZE - 1)));
   hak_free(p);
   void *big = hak_malloc(5 << 20);
   e = hm_registry_lookup((char *)big + (4 << 20));
-  CHECK(e != 0 && !(e & HM_REG_SS) && ((hm_large *)e)->base == (uintptr_t)big);
+  CHECK(e != 0 && !(e & HM_REG_SS) && HM_UNHIDE(((hm_large *)e)->base) == (uintptr_t)big);
   hak_free(big);
   CHECK(hm_registry_lookup(big) == 0);
   CHECK(hak_check() == NULL, "%s", hak_check());

@@ -1,0 +1,83 @@
+/* Programs with one planted bug each, on hakmem blocks (hak_* API), that a sanitizer or memcheck
+ * must report: they prove hakmem describes its blocks to the tools. `clean` has no bug and must
+ * pass everywhere (so the others fail for their bug, not for noise).
+ * usage: san_bugs clean | uaf | overflow | overflow_next | uninit | race | leak */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <hakmem.h>
+
+static volatile char sink;
+static int *shared;
+
+/* The leak: the only pointer to the block dies with this frame; scrub() then overwrites the
+ * dead stack so no stale copy makes the block look reachable. */
+__attribute__((noinline)) static void leak_one(void) {
+  char *volatile p = hak_malloc(100);
+  memset(p, 0, 100);
+  p = NULL;
+}
+__attribute__((noinline)) static void scrub(void) {
+  volatile char junk[4096];
+  memset((char *)junk, 0, sizeof junk);
+}
+
+static void *racer(void *arg) {
+  for (int i = 0; i < 100000; i++) shared[0]++;   /* no lock: the planted race */
+  return arg;
+}
+
+int main(int argc, char **argv) {
+  const char *what = argc > 1 ? argv[1] : "clean";
+  if (strcmp(what, "uaf") == 0) {
+    char *p = hak_malloc(32);
+    memset(p, 1, 32);
+    hak_free(p);
+    sink = p[20];                      /* read of a freed hakmem block (past its link word) */
+  } else if (strcmp(what, "overflow") == 0) {
+    char *p = hak_malloc(20);          /* a 32-byte class: bytes 20..31 are slack */
+    memset(p, 1, 20);
+    p[20] = 2;                         /* one byte past the request, inside the block */
+    hak_free(p);
+  } else if (strcmp(what, "overflow_next") == 0) {
+    char *a = hak_malloc(48);          /* a fresh class: consecutive blocks are adjacent */
+    char *b = hak_malloc(48);
+    if (b != a + 48) return 2;
+    hak_free(b);
+    a[48] = 3;                         /* one byte past a, into the freed block b */
+    hak_free(a);
+  } else if (strcmp(what, "uninit") == 0) {
+    char *p = hak_malloc(64);          /* never written */
+    if (p[7] == 42) write(1, "a\n", 2); else write(1, "b\n", 2);
+    hak_free(p);
+  } else if (strcmp(what, "race") == 0) {
+    shared = hak_calloc(4, sizeof(int));
+    pthread_t a, b;
+    pthread_create(&a, NULL, racer, NULL);
+    pthread_create(&b, NULL, racer, NULL);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    hak_free(shared);
+  } else if (strcmp(what, "leak") == 0) {
+    leak_one();                        /* never freed, last pointer dropped */
+    scrub();
+  } else {                             /* clean: the same operations without the bugs */
+    char *p = hak_malloc(20);
+    memset(p, 1, 20);
+    sink = p[19];
+    p = hak_realloc(p, 5000);
+    sink = p[19];
+    hak_free(p);
+    int *q = hak_calloc(4, sizeof(int));
+    if (q[2] == 0) sink = 1;
+    hak_free(q);
+    void *big = hak_malloc(1 << 20);
+    memset(big, 3, 1 << 20);
+    big = hak_realloc(big, 3 << 20);
+    sink = ((char *)big)[(1 << 20) - 1];
+    hak_free(big);
+  }
+  puts("done");
+  return 0;
+}
