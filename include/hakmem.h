@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -80,7 +81,7 @@ HAK_API void hak_thread_flush(void);
 /* Test hook: the allocator's monotonic clock runs `ns` ahead (used to expire the cache TTL). */
 HAK_API void hak_test_advance_clock(uint64_t ns);
 
-typedef struct hak_stats {
+typedef struct hak_stats_s {
   /* SuperSlabs */
   uint64_t ss_mapped;          /* currently mapped (in use or cached) */
   uint64_t ss_in_use;          /* mapped and not in the cache */
@@ -113,8 +114,17 @@ typedef struct hak_stats {
   uint64_t mremap_calls;
   uint64_t madvise_calls;
   uint64_t mprotect_calls;
+  uint64_t harden_level;       /* 0 off, 1 fast (default), 2 strict, 3 paranoid */
+  /* counted only while HAKMEM_STATS=1 (which routes small blocks through the slow paths) */
+  uint64_t counted_allocs;     /* blocks allocated since start-up, small and large */
+  uint64_t counted_frees;      /* blocks freed since start-up */
+  uint64_t counted_live_bytes; /* usable bytes held by the program */
+  uint64_t counted_peak_bytes; /* the most counted_live_bytes ever was */
 } hak_stats_t;
 HAK_API void hak_stats(hak_stats_t *out);
+/* Write the readable report (the one HAKMEM_STATS=1 prints at exit) to `f` (NULL: stderr). It
+ * flushes `f`, then writes to its descriptor with write(2): it allocates nothing. */
+HAK_API void hak_stats_print(FILE *f);
 
 /* Checks every internal invariant (registry, SuperSlab pool and cache accounting, prewarm bypass
  * flag, the calling thread's slabs). Returns NULL when all hold, else the name of the first broken

@@ -26,11 +26,12 @@ typedef struct owner_info {
   hm_large *large;    /* large block: its descriptor */
 } owner_info;
 
-/* What owns live block `p`; aborts with `what` if `p` is not a live block start. */
-static owner_info owner_of(void *p, const char *what) {
+/* What owns live block `p`; aborts with `what` if `p` is not a live block start, or with `freed`
+ * if it is a block known to be free. */
+static owner_info owner_of(void *p, const char *what, const char *freed) {
   owner_info o = {NULL, NULL};
   uintptr_t e = hm_registry_lookup(p);
-  if (e == 0) hm_fatal(hm_large_recently_freed(p) ? "double free" : what, p);
+  if (e == 0) hm_fatal(hm_large_recently_freed(p) ? freed : what, p);
   if (!(e & HM_REG_SS)) {
     o.large = (hm_large *)e;
     HM_CHECK(HM_UNHIDE(o.large->base) == (uintptr_t)p, what, p);
@@ -44,8 +45,8 @@ static owner_info owner_of(void *p, const char *what) {
   HM_CHECK((uintptr_t)idx * s->block_size == off && idx < s->capacity, what, p);
   /* the bitmap is the owner's: only the owner can tell a free block from a live one here */
   uint32_t g = hm_granule((uintptr_t)p);
-  if (atomic_load_explicit(&s->owner, memory_order_relaxed) == hm_tl_heap)
-    HM_CHECK(s->bitmap[g >> 6] >> (g & 63) & 1u, "double free", p);
+  if (atomic_load_explicit(&s->owner, memory_order_relaxed) == hm_tl_self)
+    HM_CHECK(s->bitmap[g >> 6] >> (g & 63) & 1u, freed, p);
   o.slab = s;
   return o;
 }
@@ -73,10 +74,12 @@ static int aligned_class(size_t size, size_t align) {
  * with an alignment above 8, the class aligned_alloc would have chosen. */
 static void free_checked(void *p, size_t size, size_t align, const char *what) {
   if (p == NULL) return;
-  owner_info o = owner_of(p, "invalid free");
+  owner_info o = owner_of(p, "invalid free", "double free");
   if (o.large != NULL) {
     HM_CHECK(PAGE_ROUND(size ? size : 1) == PAGE_ROUND(o.large->requested ? o.large->requested : 1),
              what, p);
+  } else if (hm_mit & HM_MIT_CANARY) {
+    HM_CHECK(hm_strict_size_ok(p, o.slab, size, align), what, p);   /* the exact request is known */
   } else {
     size_t usable = o.slab->block_size;
     bool ok = size <= usable && (size > usable / 2 || usable <= 16);
@@ -110,8 +113,11 @@ HAK_API void *hak_calloc(size_t n, size_t size) {
   return p;
 }
 
-static size_t usable_of(owner_info o) {
-  return o.large ? o.large->usable : o.slab->block_size;
+/* The bytes the program may use: a large block's pages; a small block's class size, or its exact
+ * request when canaries guard the rest. */
+static size_t usable_of(void *p, owner_info o) {
+  if (o.large) return o.large->usable;
+  return (hm_mit & HM_MIT_CANARY) ? hm_strict_requested(p, o.slab) : o.slab->block_size;
 }
 
 HAK_API void *hak_realloc(void *p, size_t size) {
@@ -120,8 +126,9 @@ HAK_API void *hak_realloc(void *p, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  owner_info o = owner_of(p, "invalid pointer passed to realloc");
-  size_t usable = usable_of(o);
+  owner_info o = owner_of(p, "invalid pointer passed to realloc",
+                          "freed pointer passed to realloc");
+  size_t usable = usable_of(p, o);
   if (o.large != NULL) {
     if (size > HM_SMALL_MAX) {
       void *q = hm_large_realloc(o.large, p, size);
@@ -131,7 +138,7 @@ HAK_API void *hak_realloc(void *p, size_t size) {
         return NULL;
       }
     }
-  } else if (size <= usable && (size > usable / 2 || usable <= 16)) {
+  } else if (size <= usable && (size > usable / 2 || usable <= 16) && !(hm_mit & HM_MIT_CANARY)) {
     hm_san_resize(p, size, usable);
     return p;   /* fits, and a smaller class would not save half */
   }
@@ -211,7 +218,12 @@ HAK_API void *hak_pvalloc(size_t size) {
 
 HAK_API size_t hak_malloc_usable_size(void *p) {
   if (p == NULL) return 0;
-  return hm_san_requested(p, usable_of(owner_of(p, "invalid pointer passed to malloc_usable_size")));
+  owner_info o = owner_of(p, "invalid pointer passed to malloc_usable_size",
+                          "freed pointer passed to malloc_usable_size");
+#ifdef HM_ASAN
+  if (o.large != NULL) return o.large->requested;   /* the rest of its pages is poisoned */
+#endif
+  return hm_san_requested(p, usable_of(p, o));
 }
 
 HAK_API int hak_malloc_trim(size_t pad) {
@@ -252,7 +264,7 @@ HAK_API size_t hak_ss_evict(void) {
 
 HAK_API void hak_thread_flush(void) {
   hm_ensure_init();
-  hm_heap_flush(hm_tl_heap);
+  hm_heap_flush(hm_tl_self);
 }
 
 HAK_API size_t hak_trim(void) {

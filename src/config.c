@@ -9,6 +9,7 @@ hm_config hm_cfg = {
     .max_cached = HM_DEF_MAX_CACHED,
     .max_memory_mb = HM_DEF_MAX_MEMORY_MB,
     .ttl_sec = HM_DEF_TTL_SEC,
+    .harden = HAK_HARDEN_DEFAULT_LEVEL,
 };
 
 /* Copy at most 40 characters of `v` into `out`, replacing what a terminal should not see. */
@@ -49,8 +50,9 @@ bool hm_config_parse_u64(const char *name, const char *value, uint64_t lo, uint6
   bool digits = false, ok = true;
   for (; *p >= '0' && *p <= '9'; p++) {
     digits = true;
-    if (v > (UINT64_MAX - 9) / 10) ok = false;   /* would overflow: keep scanning, reject */
-    else v = v * 10 + (uint64_t)(*p - '0');
+    uint64_t d = (uint64_t)(*p - '0');
+    if (v > (UINT64_MAX - d) / 10) ok = false;   /* would overflow: keep scanning, reject */
+    else v = v * 10 + d;
   }
   while (*p == ' ' || *p == '\t') p++;
   if (!digits || *p != '\0' || !ok || v < lo || v > hi) {
@@ -75,6 +77,23 @@ static bool prefix(const char *s, const char *pre, const char **rest) {
   return true;
 }
 
+/* HAKMEM_HARDEN: a level name (or its number 0-3). */
+static void parse_harden(const char *value) {
+  for (int i = 0; i < 4; i++)
+    if (strcmp(value, hm_harden_names[i]) == 0 || (value[0] == '0' + i && value[1] == '\0')) {
+      hm_cfg.harden = i;
+      return;
+    }
+  char q[48];
+  quote(q, value);
+  hm_write_err("hakmem: HAKMEM_HARDEN=\"");
+  hm_write_err(q);
+  hm_write_err("\" is not one of off, fast, strict, paranoid; using the default ");
+  hm_write_err(hm_harden_names[HAK_HARDEN_DEFAULT_LEVEL]);
+  hm_write_err("\n");
+  hm_cfg.harden = HAK_HARDEN_DEFAULT_LEVEL;
+}
+
 void hm_config_load(char **envp) {
   uint64_t prewarm_all = 0;
   const char *prewarm_k[HAK_TINY_CLASSES] = {NULL};   /* per-class overrides, parsed last */
@@ -84,6 +103,7 @@ void hm_config_load(char **envp) {
        &hm_cfg.max_memory_mb},
       {"HAKMEM_SUPERSLAB_TTL_SEC", 0, HM_MAX_TTL_SEC, HM_DEF_TTL_SEC, &hm_cfg.ttl_sec},
       {"HAKMEM_PREWARM_SUPERSLABS", 0, HM_MAX_PREWARM_PER_CLASS, 0, &prewarm_all},
+      {"HAKMEM_STATS", 0, 1, 0, &hm_cfg.stats},
   };
   for (char **e = envp; e != NULL && *e != NULL; e++) {
     const char *entry = *e, *rest;
@@ -97,6 +117,14 @@ void hm_config_load(char **envp) {
         hm_config_parse_u64(vars[i].name, eq + 1, vars[i].lo, vars[i].hi, vars[i].def, vars[i].dst);
         known = true;
       }
+    if (!known && strncmp(entry, "HAKMEM_STATS_FILE=", 18) == 0) {
+      hm_cfg.stats_file = entry[18] != '\0' ? entry + 18 : NULL;   /* empty: stderr */
+      known = true;
+    }
+    if (!known && strncmp(entry, "HAKMEM_HARDEN=", 14) == 0) {
+      parse_harden(entry + 14);
+      known = true;
+    }
     if (!known && prefix(entry, "HAKMEM_PREWARM_SUPERSLABS_C", &rest) && rest[0] >= '0' &&
         rest[0] < '0' + HAK_TINY_CLASSES && rest[1] == '=') {
       prewarm_k[rest[0] - '0'] = rest + 2;

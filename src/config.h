@@ -20,6 +20,10 @@
 #define HM_CLASSES          41                       /* src/class_table.h */
 #define HM_ADDR_BITS        47                       /* user address space the registry covers */
 
+#ifndef HAK_HARDEN_DEFAULT_LEVEL
+#define HAK_HARDEN_DEFAULT_LEVEL 1   /* fast; the build option HAK_HARDEN_DEFAULT sets it */
+#endif
+
 /* Slow-path tunables. */
 #define HM_CARVE_BYTES      4096u   /* a refill carves about a page of fresh blocks */
 #define HM_SCAN_SLABS       8u      /* owned slabs scanned for free blocks before claiming one */

@@ -16,7 +16,7 @@ HM_INLINE void *hm_malloc_fast(size_t size) {
   unsigned cls = hm_size_class(size);
   hm_slab *s = hm_tl_cur[cls];             /* &hm_empty_slab until the class has a slab */
   hm_block *b = s->free;
-  if (hm_unlikely(b == NULL)) return hm_heap_malloc_slow(cls);
+  if (hm_unlikely(b == NULL)) return hm_heap_malloc_slow(cls, size);
   hm_san_open(b, sizeof *b);
   /* the same checks as hm_slab_pop, written out so that every exit is a tail call */
   hm_block *next = hm_decode(b->next_enc, b);
@@ -48,7 +48,9 @@ HM_INLINE void hm_free_fast(void *p) {
   uint64_t *w = &ss->bitmap[((uintptr_t)p & (HM_SS_SIZE - 1)) >> 9];
   unsigned bit = (unsigned)((uintptr_t)p >> 3) & 63u;
   uint64_t word = *w;
-  if (hm_unlikely(!((word >> bit) & 1u))) {
+  /* every block starts on an 8-byte boundary and only block starts have a bit: p & 7 rules out
+   * p + 1 .. p + 7, which share the granule of p */
+  if (hm_unlikely(!((word >> bit) & 1u) | (((uintptr_t)p & 7u) != 0))) {
     hm_free_bad(p, s);   /* double free or not a block start: does not return */
     return;
   }

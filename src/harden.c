@@ -2,7 +2,6 @@
  * The fatal path writes one line with write(2) and aborts; it never allocates, so it works with
  * the heap in any state. Its messages are stable: the detect tests match them. */
 #define _GNU_SOURCE
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -11,6 +10,36 @@
 #include "internal.h"
 
 uintptr_t hm_secret;
+
+/* ---- hardening levels ---------------------------------------------------------------------------
+ * The checks that keep the heap itself safe are on at every level: double and invalid frees
+ * (registry + bitmap), encoded and validated free-list links, sized-free checks, guard pages.
+ * Levels add mitigations, as bits:
+ *   off       none
+ *   fast      randomised order of carved blocks (costs only when a slab is carved)   [default]
+ *   strict    + canaries after each small request, zero-on-free, a 64-entry quarantine
+ *   paranoid  + freed blocks checked to be still zero when reused, a 1024-entry quarantine
+ * The per-block mitigations switch the calling threads to the slow paths; the fast paths carry no
+ * test for them. Sanitizer and Valgrind builds stay at fast: the tools own the slack and freed
+ * memory there. */
+uint32_t hm_mit = HM_MIT_RANDOM;
+uint32_t hm_quarantine_len;
+int hm_harden_level = 1;
+const char *const hm_harden_names[4] = {"off", "fast", "strict", "paranoid"};
+
+void hm_harden_set_level(int level) {
+  static const uint32_t mit[4] = {
+      0, HM_MIT_RANDOM, HM_MIT_RANDOM | HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_QUARANTINE,
+      HM_MIT_RANDOM | HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_QUARANTINE | HM_MIT_REUSE_CHECK};
+  static const uint32_t quarantine[4] = {0, 0, 64, HM_QUARANTINE_MAX};
+  if (level < 0 || level > 3) level = 1;
+#if HM_SAN_ANY
+  if (level > 1) level = 1;
+#endif
+  hm_harden_level = level;
+  hm_mit = mit[level] | (hm_mit & HM_MIT_COUNT);
+  hm_quarantine_len = quarantine[level];
+}
 
 void hm_write_err(const char *s) {
   size_t n = strlen(s);
@@ -48,12 +77,9 @@ static void fmt_hex(char *buf, uintptr_t v) {
   buf[2 + n] = '\0';
 }
 
-static __attribute__((noreturn)) void die(void) {
-  /* abort() may flush stdio streams; raise directly, then make sure we do not return */
-  signal(SIGABRT, SIG_DFL);
-  raise(SIGABRT);
-  _exit(134);
-}
+/* abort() raises SIGABRT without allocating (glibc no longer flushes streams there), and a
+ * fuzzer's or debugger's SIGABRT handler still sees the crash. */
+static __attribute__((noreturn)) void die(void) { abort(); }
 
 void hm_fatal(const char *what, const void *ptr) {
   char hex[20];

@@ -18,6 +18,7 @@ const uint32_t hm_class_size[HM_CLASSES] = {HM_CLASS_SIZES};
 const uint8_t hm_class_lut[HM_SMALL_MAX / 8 + 1] = {HM_CLASS_LUT};
 HM_STATIC_ASSERT(HM_CLASS_COUNT == HM_CLASSES);
 
+__thread hm_heap *hm_tl_self = HM_NO_HEAP;
 __thread hm_heap *hm_tl_heap = HM_NO_HEAP;
 hm_slab hm_empty_slab;   /* free == NULL forever: sends the fast path to the slow path */
 __thread hm_slab *hm_tl_cur[HM_CLASSES] = {[0 ... HM_CLASSES - 1] = &hm_empty_slab};
@@ -53,21 +54,42 @@ void hm_slab_init(hm_slab *s, unsigned cls) {
   HAK_EXPENSIVE(hm_bitmap_is_clear(s->bitmap));
 }
 
-/* Hand about a page of never-used blocks to the free list. */
+static uint64_t heap_rand(hm_heap *h) {
+  uint64_t x = h->rng;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return h->rng = x;
+}
+
+/* Hand about a page of never-used blocks to the free list, in random order when HM_MIT_RANDOM is
+ * on (so the next allocation's address cannot be predicted from the last one). */
 static void slab_carve(hm_slab *s) {
   HAK_ASSERT(s->free == NULL && s->carved < s->capacity);
   uint32_t n = HM_CARVE_BYTES / s->block_size;
   if (n == 0) n = 1;
   if (n > (uint32_t)(s->capacity - s->carved)) n = s->capacity - s->carved;
   uintptr_t first = HM_UNHIDE(s->start) + (uintptr_t)s->carved * s->block_size;
+  size_t bytes = (size_t)n * s->block_size;
+  uint16_t order[HM_CARVE_BYTES / HM_MIN_BLOCK];
+  for (uint32_t i = 0; i < n; i++) order[i] = (uint16_t)i;
+  hm_heap *h = hm_tl_self;
+  if ((hm_mit & HM_MIT_RANDOM) && n > 1 && h != HM_NO_HEAP)
+    for (uint32_t i = n - 1; i > 0; i--) {
+      uint32_t j = (uint32_t)(heap_rand(h) % (i + 1));
+      uint16_t t = order[i];
+      order[i] = order[j];
+      order[j] = t;
+    }
+  hm_san_open((void *)first, bytes);
+  if (hm_mit & HM_MIT_REUSE_CHECK) memset((void *)first, 0, bytes);   /* a reused slot is dirty */
   hm_block *next = NULL;
-  hm_san_open((void *)first, (size_t)n * s->block_size);
   for (uint32_t i = n; i-- > 0;) {
-    hm_block *b = (hm_block *)(first + (uintptr_t)i * s->block_size);
+    hm_block *b = (hm_block *)(first + (uintptr_t)order[i] * s->block_size);
     b->next_enc = hm_encode(next, b);
     next = b;
   }
-  hm_san_close((void *)first, (size_t)n * s->block_size);
+  hm_san_close((void *)first, bytes);
   s->free = next;
   s->carved = (uint16_t)(s->carved + n);
 }
@@ -127,14 +149,22 @@ static void list_move_tail(hm_heap *h, hm_slab *s) {
 }
 
 static hm_heap *heap_get(void) {
-  hm_heap *h = hm_tl_heap;
+  hm_heap *h = hm_tl_self;
   if (h != HM_NO_HEAP) return h;
   h = hm_meta_heap_alloc();
   if (h == NULL) return NULL;
   h->live = true;
-  hm_tl_heap = h;
+  h->rng = (hm_secret ^ (uintptr_t)h) | 1u;
+  hm_tl_self = h;
+  hm_tl_heap = (hm_mit & HM_MIT_PER_BLOCK) ? HM_NO_HEAP : h;   /* see hm_tl_self */
   pthread_setspecific(heap_key, h);
   return h;
+}
+
+/* The class's current slab: the heap's record, and the fast path's view of it. */
+static void set_cur(hm_heap *h, unsigned cls, hm_slab *s) {
+  h->cur[cls] = s;
+  hm_tl_cur[cls] = (s == NULL || (hm_mit & HM_MIT_PER_BLOCK)) ? &hm_empty_slab : s;
 }
 
 /* ---- malloc slow path ------------------------------------------------------------------------------ */
@@ -151,8 +181,8 @@ static bool slab_refill(hm_slab *s) {
 }
 
 static hm_slab *heap_find_slab(hm_heap *h, unsigned cls) {
-  hm_slab *cur = hm_tl_cur[cls];
-  if (HM_HAS_SLAB(cur)) {
+  hm_slab *cur = h->cur[cls];
+  if (cur != NULL) {
     if (slab_refill(cur)) return cur;
     list_move_tail(h, cur);
   }
@@ -178,17 +208,26 @@ static hm_slab *heap_find_slab(hm_heap *h, unsigned cls) {
   return s;
 }
 
-HM_NOINLINE void *hm_heap_malloc_slow(unsigned cls) {
-  hm_ensure_init();
+/* A block of class `cls` from the thread's slabs. */
+static void *heap_alloc(unsigned cls) {
   hm_heap *h = heap_get();
-  hm_slab *s = h ? heap_find_slab(h, cls) : NULL;
-  if (s == NULL) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  hm_tl_cur[cls] = s;
-  void *p = hm_slab_pop(s);
+  if (h == NULL) return NULL;
+  hm_slab *s = h->cur[cls];
+  void *p = s ? hm_slab_pop(s) : NULL;
+  if (p != NULL) return p;
+  s = heap_find_slab(h, cls);
+  if (s == NULL) return NULL;
+  set_cur(h, cls, s);
+  p = hm_slab_pop(s);
   HAK_ASSERT(p != NULL);
+  return p;
+}
+
+HM_NOINLINE void *hm_heap_malloc_slow(unsigned cls, size_t size) {
+  hm_ensure_init();
+  if (hm_unlikely(hm_mit & HM_MIT_PER_BLOCK)) return hm_strict_malloc(size, 0);
+  void *p = heap_alloc(cls);
+  if (p == NULL) errno = ENOMEM;
   return p;
 }
 
@@ -197,10 +236,11 @@ HM_NOINLINE void *hm_heap_malloc_slow(unsigned cls) {
 void *hm_small_alloc_aligned(size_t size, size_t align) {
   size_t need = size > align ? size : align;
   if (need > HM_SMALL_MAX) return NULL;
+  if (hm_mit & HM_MIT_PER_BLOCK) return hm_strict_malloc(size, align);
   for (unsigned cls = hm_size_class(need); cls < HM_CLASSES; cls++) {
     if (hm_class_size[cls] % align != 0) continue;
     void *p = hm_slab_pop(hm_tl_cur[cls]);
-    return p ? p : hm_heap_malloc_slow(cls);
+    return p ? p : hm_heap_malloc_slow(cls, size);
   }
   return NULL;
 }
@@ -208,8 +248,8 @@ void *hm_small_alloc_aligned(size_t size, size_t align) {
 /* ---- free slow paths ------------------------------------------------------------------------------- */
 /* A local free emptied `s`. Keep it if the thread allocates from it, else give it back. */
 HM_NOINLINE void hm_slab_emptied(hm_slab *s) {
-  if (hm_tl_cur[s->cls] == s) return;
-  hm_heap *h = hm_tl_heap;
+  hm_heap *h = hm_tl_self;
+  if (h->cur[s->cls] == s || s->quarantined != 0) return;
   list_unlink(h, s);
   hm_pool_release_slab(s);
 }
@@ -228,9 +268,16 @@ HM_NOINLINE void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s) {
   (void)ss;
   if (atomic_load_explicit(&s->state, memory_order_acquire) != HM_SLOT_ACTIVE)
     hm_fatal("invalid free", p);
+  hm_heap *me = hm_tl_self;
+  if (me != HM_NO_HEAP && atomic_load_explicit(&s->owner, memory_order_relaxed) == me) {
+    /* our own slab, reached here because the fast path is off (strict levels) */
+    hm_strict_free(p, s, true);
+    return;
+  }
   uintptr_t off = (uintptr_t)p & (HM_SLAB_SIZE - 1);
   uint32_t idx = hm_block_index(s, (uintptr_t)p);
   if ((uintptr_t)idx * s->block_size != off || idx >= s->capacity) hm_fatal("invalid free", p);
+  if (hm_mit & HM_MIT_PER_BLOCK) hm_strict_free(p, s, false);   /* canary check, zeroing */
   hm_block *b = p;
   hm_san_free(p, s->block_size);
   uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
@@ -254,14 +301,17 @@ HM_NOINLINE void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s) {
 
 /* ---- flush and thread exit -------------------------------------------------------------------------- */
 /* Give back every slab of `h` that holds no block; with `all`, abandon the others too. */
+static void quarantine_flush(hm_heap *h);
+
 static void heap_release(hm_heap *h, bool all) {
+  quarantine_flush(h);
   for (unsigned cls = 0; cls < HM_CLASSES; cls++) {
     hm_slab *s = h->list[cls];
     while (s != NULL) {
       hm_slab *next = s->next;
       slab_drain(s);
       if (s->used == 0) {
-        if (hm_tl_cur[cls] == s) hm_tl_cur[cls] = &hm_empty_slab;
+        if (h->cur[cls] == s) set_cur(h, cls, NULL);
         list_unlink(h, s);
         hm_pool_release_slab(s);
       } else if (all) {
@@ -280,7 +330,7 @@ static void heap_release(hm_heap *h, bool all) {
       }
       s = next;
     }
-    if (all) hm_tl_cur[cls] = &hm_empty_slab;
+    if (all) set_cur(h, cls, NULL);
   }
 }
 
@@ -303,6 +353,7 @@ void hm_heap_thread_exit(void *heap) {
   if (h == NULL || h == HM_NO_HEAP) return;
   heap_release(h, true);
   h->live = false;
+  hm_tl_self = HM_NO_HEAP;
   hm_tl_heap = HM_NO_HEAP;
   hm_meta_heap_free(h);
 }
@@ -334,7 +385,7 @@ bool hm_slab_is_valid(const hm_slab *s, const char **why) {
       return false;
     }
   }
-  if (s->used + len + (uint32_t)(s->capacity - s->carved) != s->capacity) {
+  if (s->used + len + s->quarantined + (uint32_t)(s->capacity - s->carved) != s->capacity) {
     *why = "slab: used + free != capacity";
     return false;
   }
@@ -350,14 +401,19 @@ bool hm_heap_is_valid(hm_heap *h, const char **why) {
   if (h == HM_NO_HEAP || h == NULL) return true;
   for (unsigned cls = 0; cls < HM_CLASSES; cls++) {
     uint32_t n = 0;
-    bool cur_found = !HM_HAS_SLAB(hm_tl_cur[cls]);
+    bool cur_found = h->cur[cls] == NULL;
+    hm_slab *view = (h->cur[cls] == NULL || (hm_mit & HM_MIT_PER_BLOCK)) ? &hm_empty_slab : h->cur[cls];
+    if (hm_tl_cur[cls] != view) {
+      *why = "thread cache: the fast path's view disagrees with the heap's current slab";
+      return false;
+    }
     for (hm_slab *s = h->list[cls]; s != NULL; s = s->next) {
       if (++n > h->nslabs[cls] || s->cls != cls || s->in_list != 1 ||
           atomic_load(&s->owner) != h || atomic_load(&s->state) != HM_SLOT_ACTIVE) {
         *why = "thread cache: class list holds a slab the thread does not own";
         return false;
       }
-      cur_found |= s == hm_tl_cur[cls];
+      cur_found |= s == h->cur[cls];
       if (!hm_slab_is_valid(s, why)) return false;
     }
     if (n != h->nslabs[cls] || !cur_found) {
@@ -370,4 +426,143 @@ bool hm_heap_is_valid(hm_heap *h, const char **why) {
   (void)why;
 #endif
   return true;
+}
+
+/* ---- per-block mitigations (strict and paranoid levels) ------------------------------------------
+ * A small block's last 4 bytes hold its requested size, keyed with the secret and its address;
+ * the bytes between the request and that trailer hold a canary byte. free checks both, so a
+ * 1-byte overflow past the request, or any write into a malloc(0) block, aborts. Freed blocks
+ * are zeroed (and checked to be still zero when handed out again, at paranoid), and wait in a
+ * per-thread quarantine ring before they can be reused. */
+#define TRAILER 4u
+
+static uint32_t trailer_key(const void *p) { return (uint32_t)(hm_secret ^ ((uintptr_t)p >> 3)); }
+static uint8_t canary_byte(const void *p) {
+  return (uint8_t)(((hm_secret >> 24) ^ ((uintptr_t)p >> 4)) | 1u);   /* never 0 */
+}
+
+size_t hm_strict_requested(const void *p, const hm_slab *s) {
+  uint32_t t;
+  memcpy(&t, (const char *)p + s->block_size - TRAILER, TRAILER);
+  /* a freed block was zeroed; a live one's trailer is 0 only with probability 2^-32 */
+  if (t == 0 && (hm_mit & HM_MIT_ZERO)) hm_fatal("double free", p);
+  uint32_t n = t ^ trailer_key(p);
+  if (n > s->block_size - TRAILER) hm_fatal("heap buffer overflow", p);
+  return n;
+}
+
+/* true if bytes [from, to) of p all equal `b`, compared a word at a time */
+static bool bytes_are(const void *p, size_t from, size_t to, uint8_t b) {
+  const uint8_t *c = p;
+  uint64_t word = 0x0101010101010101ull * b;
+  while (from < to && (from & 7u)) if (c[from++] != b) return false;
+  for (; from + 8 <= to; from += 8) {
+    uint64_t w;
+    memcpy(&w, c + from, 8);
+    if (w != word) return false;
+  }
+  for (; from < to; from++) if (c[from] != b) return false;
+  return true;
+}
+
+static void canary_check(const void *p, const hm_slab *s) {
+  size_t n = hm_strict_requested(p, s);
+  if (!bytes_are(p, n, s->block_size - TRAILER, canary_byte(p))) hm_fatal("heap buffer overflow", p);
+}
+
+static void canary_write(void *p, size_t n, uint32_t bs) {
+  memset((char *)p + n, canary_byte(p), bs - TRAILER - n);
+  uint32_t t = (uint32_t)n ^ trailer_key(p);
+  memcpy((char *)p + bs - TRAILER, &t, TRAILER);
+}
+
+static void push_free(hm_slab *s, void *p) {
+  hm_block *b = p;
+  b->next_enc = hm_encode(s->free, b);
+  s->free = b;
+}
+
+static void quarantine_release(void *q) {
+  uintptr_t e = hm_registry_lookup(q);
+  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
+  hm_slab *s = &ss->slabs[((uintptr_t)q >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+  HAK_INVARIANT((e & HM_REG_SS) && s->quarantined > 0);
+  s->quarantined--;
+  push_free(s, q);
+  if (s->used == 0 && s->quarantined == 0) hm_slab_emptied(s);
+}
+
+static void quarantine_flush(hm_heap *h) {
+  while (h->quar_len > 0) {
+    void *q = h->quar[h->quar_next];
+    h->quar_next = (h->quar_next + 1) % hm_quarantine_len;
+    h->quar_len--;
+    quarantine_release(q);
+  }
+  h->quar_next = 0;
+}
+
+void hm_strict_free(void *p, hm_slab *s, bool local) {
+  uint32_t bs = s->block_size;
+  if (local) {
+    uint64_t *w = &s->bitmap[((uintptr_t)p & (HM_SLAB_SIZE - 1)) >> 9];
+    unsigned bit = (unsigned)((uintptr_t)p >> 3) & 63u;
+    if (!((*w >> bit) & 1u) || ((uintptr_t)p & 7u) != 0) hm_free_bad(p, s);
+    if (hm_mit & HM_MIT_CANARY) canary_check(p, s);
+    *w &= ~(1ull << bit);
+    s->used--;
+  } else if (hm_mit & HM_MIT_CANARY) {
+    canary_check(p, s);
+  }
+  if (hm_mit & HM_MIT_ZERO) memset(p, 0, bs);
+  if (hm_mit & HM_MIT_COUNT) hm_count_free(s->cls, bs);
+  if (!local) return;   /* the caller pushes it to the owner's remote list */
+  hm_heap *h = hm_tl_self;
+  if ((hm_mit & HM_MIT_QUARANTINE) && hm_quarantine_len > 0) {
+    s->quarantined++;
+    if (h->quar_len < hm_quarantine_len) {
+      h->quar[(h->quar_next + h->quar_len++) % hm_quarantine_len] = p;
+      return;
+    }
+    void *q = h->quar[h->quar_next];   /* full: the oldest goes back, p takes its place */
+    h->quar[h->quar_next] = p;
+    h->quar_next = (h->quar_next + 1) % hm_quarantine_len;
+    quarantine_release(q);
+    return;
+  }
+  push_free(s, p);
+  if (s->used == 0) hm_slab_emptied(s);
+}
+
+/* The class a request is served from at strict levels: room for the trailer, and the alignment
+ * (see hm_small_alloc_aligned). -1: the large tier. */
+static int strict_class(size_t need, size_t align) {
+  if (need > HM_SMALL_MAX) return -1;
+  for (unsigned cls = hm_size_class(need > align ? need : align); cls < HM_CLASSES; cls++)
+    if (align <= 8 || hm_class_size[cls] % align == 0) return (int)cls;
+  return -1;
+}
+
+/* free_sized / free_aligned_sized at strict levels: the exact request, from the class the same
+ * request and alignment would have been served from. */
+bool hm_strict_size_ok(const void *p, const hm_slab *s, size_t size, size_t align) {
+  size_t need = (hm_mit & HM_MIT_CANARY) ? size + TRAILER : size;
+  return size == hm_strict_requested(p, s) && strict_class(need, align) == (int)s->cls;
+}
+
+void *hm_strict_malloc(size_t size, size_t align) {
+  size_t need = (hm_mit & HM_MIT_CANARY) ? size + TRAILER : size;
+  int cls = strict_class(need, align);
+  if (cls < 0) return hm_large_alloc(size, align > HM_PAGE_SIZE ? align : HM_PAGE_SIZE, false);
+  void *p = heap_alloc((unsigned)cls);
+  if (p == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  uint32_t bs = hm_class_size[cls];
+  if (hm_mit & HM_MIT_COUNT) hm_count_alloc((unsigned)cls, bs);
+  if ((hm_mit & HM_MIT_REUSE_CHECK) && !bytes_are(p, sizeof(hm_block), bs, 0))
+    hm_fatal("write after free", p);
+  if (hm_mit & HM_MIT_CANARY) canary_write(p, size, bs);
+  return p;
 }

@@ -22,12 +22,10 @@ static void atfork_parent(void) {
   hm_large_unlock();
   hm_pool_unlock();
 }
-static void atfork_child(void) {
-  hm_meta_reset_locks();
-  hm_registry_reset_lock();
-  hm_large_reset_lock();
-  hm_pool_reset_lock();
-}
+/* The child has only the forking thread, which holds every lock: it releases them. (Other
+ * threads' heaps stay owned by threads that do not exist in the child; their blocks are not
+ * reused there.) */
+static void atfork_child(void) { atfork_parent(); }
 
 void hm_init_slow(void) {
   int expected = 0;
@@ -37,11 +35,14 @@ void hm_init_slow(void) {
     hm_san_init();
     hm_registry_init();
     hm_config_load(environ);
+    if (hm_cfg.stats) hm_mit |= HM_MIT_COUNT;
+    hm_harden_set_level(hm_cfg.harden);
     hm_pool_init();
     hm_heap_key_init();
     atomic_store_explicit(&hm_init_state, 2, memory_order_release);
     tl_in_init = false;
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);   /* may allocate: ready now */
+    hm_stats_init();
     for (int k = 0; k < HAK_TINY_CLASSES; k++)
       if (hm_cfg.prewarm[k] != 0) hm_pool_prewarm(k, hm_cfg.prewarm[k]);
     return;

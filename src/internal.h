@@ -48,6 +48,7 @@ typedef struct hm_slab {
   uint8_t index;                  /* slot in the SuperSlab */
   _Atomic uint8_t state;          /* hm_slot_state; written under the pool lock */
   uint8_t in_list;                /* 1: in its owner's class list, 2: in the abandoned list */
+  uint16_t quarantined;           /* freed blocks held back by the owner's quarantine */
   uintptr_t start;                /* first byte of the slab */
   uint64_t *bitmap;               /* 1 bit per block: 1 = held by the program */
   _Atomic(struct hm_heap *) owner;/* owning heap; NULL when unowned (free or abandoned) */
@@ -80,9 +81,14 @@ typedef struct hm_superslab {
 typedef enum { HM_SS_PARTIAL = 1, HM_SS_FULL = 2, HM_SS_CACHED = 3 } hm_ss_where;
 
 /* A thread's heap: per size class, the slab it allocates from and the list of slabs it owns. */
+#define HM_QUARANTINE_MAX 1024
 typedef struct hm_heap {
-  hm_slab *list[HM_CLASSES];      /* owned slabs of the class (the thread's current one included) */
+  hm_slab *cur[HM_CLASSES];       /* the slab the thread allocates from, per class (or NULL) */
+  hm_slab *list[HM_CLASSES];      /* owned slabs of the class (cur included) */
   uint32_t nslabs[HM_CLASSES];
+  uint64_t rng;                   /* per-thread xorshift state for randomised slot order */
+  uint32_t quar_len, quar_next;   /* quarantine ring: quar_len entries, oldest at quar_next */
+  void *quar[HM_QUARANTINE_MAX];  /* freed blocks whose reuse is delayed (strict levels) */
   struct hm_heap *next_free;      /* free heaps (meta pool) */
   bool live;                      /* attached to a running thread */
 } hm_heap;
@@ -122,7 +128,6 @@ size_t hm_registry_count(void);
 bool hm_registry_is_valid(const char **why);
 void hm_registry_lock(void);
 void hm_registry_unlock(void);
-void hm_registry_reset_lock(void);
 
 /* ---- meta.c: fixed-size metadata objects out of line from user blocks -------------------------- */
 hm_superslab *hm_meta_ss_alloc(void);
@@ -133,7 +138,6 @@ hm_heap *hm_meta_heap_alloc(void);
 void hm_meta_heap_free(hm_heap *h);
 void hm_meta_lock_all(void);
 void hm_meta_unlock_all(void);
-void hm_meta_reset_locks(void);
 
 /* ---- pool.c: SuperSlabs, their slots, the LRU cache, prewarm ----------------------------------- */
 hm_slab *hm_pool_claim_slab(struct hm_heap *h, unsigned cls);   /* ACTIVE, owned by h; or NULL */
@@ -152,7 +156,6 @@ bool hm_pool_is_valid(const char **why);
 void hm_pool_init(void);
 void hm_pool_lock(void);
 void hm_pool_unlock(void);
-void hm_pool_reset_lock(void);
 uint64_t hm_now_ns(void);
 extern _Atomic uint64_t hm_clock_offset_ns;
 extern _Atomic uint32_t hm_prewarm_bypass;
@@ -160,15 +163,18 @@ extern _Atomic uint32_t hm_prewarm_bypass;
 /* ---- heap.c: size classes, thread heaps, small malloc/free ------------------------------------ */
 extern const uint32_t hm_class_size[HM_CLASSES];
 extern const uint8_t hm_class_lut[HM_SMALL_MAX / 8 + 1];
-/* The calling thread's heap (HM_NO_HEAP before its first allocation and after its exit) and,
- * per class, the slab it allocates from (&hm_empty_slab, whose free list is always empty, when
- * it has none). The pair is the thread cache. */
+/* The calling thread's heap (hm_tl_self; HM_NO_HEAP before its first allocation and after its
+ * exit) and the fast paths' view of it: hm_tl_heap and, per class, hm_tl_cur (the slab to pop
+ * from; &hm_empty_slab, whose free list is always empty, when there is none). The views equal
+ * the heap's own state at the fast level; under strict levels they stay empty, so every malloc
+ * and free takes the slow path, where the per-block mitigations run. */
+extern __thread hm_heap *hm_tl_self;
 extern hm_slab hm_empty_slab;
 #define HM_HAS_SLAB(s) ((s) != &hm_empty_slab)
 #define HM_NO_HEAP ((hm_heap *)(uintptr_t)16)
 extern __thread hm_heap *hm_tl_heap;
 extern __thread hm_slab *hm_tl_cur[HM_CLASSES];
-void *hm_heap_malloc_slow(unsigned cls);
+void *hm_heap_malloc_slow(unsigned cls, size_t size);
 HM_COLD void hm_free_bad(const void *p, const hm_slab *s);
 void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s);
 void hm_slab_init(hm_slab *s, unsigned cls);
@@ -181,6 +187,34 @@ void *hm_small_alloc_aligned(size_t size, size_t align);
 extern _Atomic uint64_t hm_remote_free_count;
 extern _Atomic uint64_t hm_adopt_count;
 
+/* ---- hardening levels (harden.c; per-block mitigations in heap.c) ------------------------------- */
+enum {
+  HM_MIT_RANDOM = 1u,       /* randomised order of freshly carved blocks */
+  HM_MIT_CANARY = 2u,       /* canary bytes in the slack after the request, checked on free */
+  HM_MIT_ZERO = 4u,         /* freed blocks are zeroed */
+  HM_MIT_REUSE_CHECK = 8u,  /* ... and checked to be still zero when handed out again */
+  HM_MIT_QUARANTINE = 16u,  /* freed blocks wait in a per-thread ring before reuse */
+  HM_MIT_COUNT = 32u,       /* not a mitigation: per-class counting for HAKMEM_STATS */
+};
+/* Bits that need every small malloc and free on the slow path. */
+#define HM_MIT_PER_BLOCK \
+  (HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_REUSE_CHECK | HM_MIT_QUARANTINE | HM_MIT_COUNT)
+extern uint32_t hm_mit;           /* mitigations in force (set once at start-up) */
+extern uint32_t hm_quarantine_len;
+extern int hm_harden_level;       /* 0 off, 1 fast, 2 strict, 3 paranoid */
+extern const char *const hm_harden_names[4];
+void hm_harden_set_level(int level);
+
+/* ---- stats.c: counting while HAKMEM_STATS is on (the slow paths call these) ------------------ */
+void hm_count_alloc(unsigned cls, size_t bytes);   /* cls == HM_CLASSES: a large block */
+void hm_count_free(unsigned cls, size_t bytes);
+void hm_stats_init(void);
+void hm_pool_class_live(uint64_t live[HM_CLASSES]);
+void *hm_strict_malloc(size_t size, size_t align);
+void hm_strict_free(void *p, hm_slab *s, bool local);
+size_t hm_strict_requested(const void *p, const hm_slab *s);
+bool hm_strict_size_ok(const void *p, const hm_slab *s, size_t size, size_t align);
+
 /* ---- large.c ---------------------------------------------------------------------------------- */
 void *hm_large_alloc(size_t size, size_t align, bool zero);
 void hm_large_free(hm_large *l, void *p);
@@ -191,7 +225,6 @@ void hm_large_stats(hak_stats_t *st);
 bool hm_large_is_valid(const char **why);
 void hm_large_lock(void);
 void hm_large_unlock(void);
-void hm_large_reset_lock(void);
 
 /* ---- harden.c --------------------------------------------------------------------------------- */
 extern uintptr_t hm_secret;
@@ -205,6 +238,9 @@ typedef struct hm_config {
   uint64_t max_memory_mb;
   uint64_t ttl_sec;
   uint32_t prewarm[HAK_TINY_CLASSES];
+  int harden;                     /* hardening level, 0-3 */
+  uint64_t stats;                 /* HAKMEM_STATS: print a report at exit */
+  const char *stats_file;         /* HAKMEM_STATS_FILE, or NULL for stderr */
 } hm_config;
 extern hm_config hm_cfg;
 void hm_config_load(char **envp);

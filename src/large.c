@@ -20,7 +20,6 @@ static unsigned freed_pos;
 
 void hm_large_lock(void) { pthread_mutex_lock(&large_lock); }
 void hm_large_unlock(void) { pthread_mutex_unlock(&large_lock); }
-void hm_large_reset_lock(void) { pthread_mutex_init(&large_lock, NULL); }
 
 /* Registry entries and the live list change together under large_lock, so no fork can see one
  * without the other (lock order: large_lock, then the registry's). */
@@ -92,6 +91,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     goto fail;
   }
   hm_san_alloc(p, size, usable, true);
+  if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_CLASSES, usable);
   return p;
 fail:
   if (l) hm_meta_large_free(l);
@@ -102,6 +102,7 @@ fail:
 void hm_large_free(hm_large *l, void *p) {
   HM_CHECK((uintptr_t)p == HM_UNHIDE(l->base) && l->magic == HM_LARGE_MAGIC, "invalid free", p);
   live_unlink(l, true);
+  if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_CLASSES, l->usable);
   hm_san_free(p, l->usable);
   hm_san_unmap((void *)HM_UNHIDE(l->base), l->map_size);
   hm_os_unmap((void *)HM_UNHIDE(l->base), l->map_size);
@@ -142,6 +143,7 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
     }
   }
   if (ok) {
+    freed_ring[freed_pos++ % FREED_RING] = old_base;   /* a later free(old) is a double free */
     live_bytes += usable - old_usable;
     l->base = HM_HIDE((uintptr_t)target);
     l->usable = usable;

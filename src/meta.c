@@ -90,8 +90,3 @@ void hm_meta_unlock_all(void) {
   pthread_mutex_unlock(&heap_pool.lock);
   pthread_mutex_unlock(&ss_pool.lock);
 }
-void hm_meta_reset_locks(void) {
-  pthread_mutex_init(&ss_pool.lock, NULL);
-  pthread_mutex_init(&heap_pool.lock, NULL);
-  pthread_mutex_init(&large_pool.lock, NULL);
-}

@@ -46,7 +46,6 @@ uint64_t hm_now_ns(void) {
 
 void hm_pool_lock(void) { pthread_mutex_lock(&pool_lock); }
 void hm_pool_unlock(void) { pthread_mutex_unlock(&pool_lock); }
-void hm_pool_reset_lock(void) { pthread_mutex_init(&pool_lock, NULL); }
 
 /* ---- intrusive lists ---------------------------------------------------------------------------- */
 static void list_push_head(ss_list *l, hm_superslab *ss) {
@@ -423,6 +422,15 @@ void hm_pool_stats(hak_stats_t *st) {
       st->small_live_bytes += used * s->block_size;
     }
   }
+  pthread_mutex_unlock(&pool_lock);
+}
+
+/* Blocks held per class right now (exact; read without the owners' cooperation, so a snapshot). */
+void hm_pool_class_live(uint64_t live[HM_CLASSES]) {
+  pthread_mutex_lock(&pool_lock);
+  for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next)
+    for (unsigned i = 0; i < HM_SLABS_PER_SS && ss->active; i++)
+      if (!(ss->free_slots & (1u << i))) live[ss->slabs[i].cls] += HM_LOAD_RELAXED(ss->slabs[i].used);
   pthread_mutex_unlock(&pool_lock);
 }
 

@@ -53,7 +53,6 @@ void hm_registry_clear(uintptr_t addr, size_t size) {
 
 void hm_registry_lock(void) { pthread_mutex_lock(&reg_lock); }
 void hm_registry_unlock(void) { pthread_mutex_unlock(&reg_lock); }
-void hm_registry_reset_lock(void) { pthread_mutex_init(&reg_lock, NULL); }
 
 size_t hm_registry_count(void) {
   pthread_mutex_lock(&reg_lock);

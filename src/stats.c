@@ -1,7 +1,32 @@
-/* stats.c — statistics and the self-check. Both read shared state under the owning modules'
- * locks and allocate nothing. */
+/* stats.c — statistics, the exit report and the self-check. They read shared state under the
+ * owning modules' locks and allocate nothing (the report is formatted into stack buffers and
+ * written with write(2)). Per-class counts exist only while HAKMEM_STATS=1, which sends small
+ * blocks through the slow paths: the fast paths carry no counter. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "internal.h"
+
+static _Atomic uint64_t class_allocs[HM_CLASSES + 1], class_frees[HM_CLASSES + 1];  /* + large */
+static _Atomic uint64_t live_bytes, peak_bytes;
+
+void hm_count_alloc(unsigned cls, size_t bytes) {
+  atomic_fetch_add_explicit(&class_allocs[cls], 1, memory_order_relaxed);
+  uint64_t now = atomic_fetch_add_explicit(&live_bytes, bytes, memory_order_relaxed) + bytes;
+  uint64_t peak = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
+  while (now > peak && !atomic_compare_exchange_weak_explicit(&peak_bytes, &peak, now,
+                                                              memory_order_relaxed,
+                                                              memory_order_relaxed)) {
+  }
+}
+
+void hm_count_free(unsigned cls, size_t bytes) {
+  atomic_fetch_add_explicit(&class_frees[cls], 1, memory_order_relaxed);
+  atomic_fetch_sub_explicit(&live_bytes, bytes, memory_order_relaxed);
+}
 
 HAK_API void hak_stats(hak_stats_t *out) {
   if (out == NULL) return;
@@ -15,6 +40,13 @@ HAK_API void hak_stats(hak_stats_t *out) {
   out->mremap_calls = atomic_load_explicit(&hm_os_count.mremap, memory_order_relaxed);
   out->madvise_calls = atomic_load_explicit(&hm_os_count.madvise, memory_order_relaxed);
   out->mprotect_calls = atomic_load_explicit(&hm_os_count.mprotect, memory_order_relaxed);
+  out->harden_level = (uint64_t)hm_harden_level;
+  for (unsigned c = 0; c <= HM_CLASSES; c++) {
+    out->counted_allocs += atomic_load_explicit(&class_allocs[c], memory_order_relaxed);
+    out->counted_frees += atomic_load_explicit(&class_frees[c], memory_order_relaxed);
+  }
+  out->counted_live_bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+  out->counted_peak_bytes = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
 }
 
 HAK_API const char *hak_check(void) {
@@ -23,7 +55,7 @@ HAK_API const char *hak_check(void) {
   if (!hm_registry_is_valid(&why)) return why;
   if (!hm_pool_is_valid(&why)) return why;
   if (!hm_large_is_valid(&why)) return why;
-  if (!hm_heap_is_valid(hm_tl_heap, &why)) return why;
+  if (!hm_heap_is_valid(hm_tl_self, &why)) return why;
   /* every registered chunk belongs to a SuperSlab or a large mapping (racy against other
    * threads mapping at the same moment: callers check when quiescent) */
   if (hm_registry_count() != hm_pool_mapped() + hm_large_chunks())
@@ -35,3 +67,85 @@ HAK_API const char *hak_check(void) {
 }
 
 HAK_API int hak_debug_level(void) { return HAK_DEBUG; }
+
+/* ---- the report -------------------------------------------------------------------------------- */
+typedef struct out { int fd; } out_t;
+
+static void say(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(out_t *o, const char *fmt, ...) {
+  char line[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);   /* integer formats only: no allocation */
+  va_end(ap);
+  if (n < 0) return;
+  size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+  for (size_t done = 0; done < len;) {
+    ssize_t w = write(o->fd, line + done, len - done);
+    if (w <= 0) return;
+    done += (size_t)w;
+  }
+}
+
+#define U(x) ((unsigned long long)(x))
+
+static void report(int fd) {
+  out_t o = {fd};
+  hak_stats_t st;
+  hak_stats(&st);
+  uint64_t live[HM_CLASSES] = {0};
+  hm_pool_class_live(live);
+  bool counted = (hm_mit & HM_MIT_COUNT) != 0;
+  say(&o, "hakmem statistics (pid %d, hardening %s%s)\n", (int)getpid(),
+      hm_harden_names[hm_harden_level], counted ? "" : "; per-class counts need HAKMEM_STATS=1");
+  say(&o, "  %-7s %8s %14s %14s %12s\n", "class", "size", "allocs", "frees", "live");
+  for (unsigned c = 0; c <= HM_CLASSES; c++) {
+    uint64_t a = atomic_load_explicit(&class_allocs[c], memory_order_relaxed);
+    uint64_t f = atomic_load_explicit(&class_frees[c], memory_order_relaxed);
+    uint64_t l = c < HM_CLASSES ? live[c] : st.large_live;
+    if (a == 0 && l == 0) continue;
+    if (c < HM_CLASSES)
+      say(&o, "  %-7u %8u %14llu %14llu %12llu\n", c, hm_class_size[c], U(a), U(f), U(l));
+    else
+      say(&o, "  %-7s %8s %14llu %14llu %12llu\n", "large", ">32K", U(a), U(f), U(l));
+  }
+  say(&o, "  live bytes %llu (small %llu, large %llu)", U(st.small_live_bytes + st.large_live_bytes),
+      U(st.small_live_bytes), U(st.large_live_bytes));
+  if (counted) say(&o, ", peak %llu", U(st.counted_peak_bytes));
+  say(&o, "\n  SuperSlabs: %llu mapped (%llu in use, %llu cached = %llu MiB), %llu slabs active\n",
+      U(st.ss_mapped), U(st.ss_in_use), U(st.ss_cached), U(st.ss_cached_bytes >> 20),
+      U(st.slabs_active));
+  say(&o, "  SuperSlabs ever mapped %llu, unmapped %llu, prewarmed %llu\n", U(st.ss_map_calls),
+      U(st.ss_unmap_calls), U(st.prewarmed));
+  say(&o, "  cache: %llu hits, %llu misses; evictions %llu by count, %llu by bytes, %llu by TTL, "
+          "%llu by trim; limits %llu SuperSlabs, %llu MiB, %llu s\n",
+      U(st.cache_hits), U(st.cache_misses), U(st.evict_count), U(st.evict_bytes), U(st.evict_ttl),
+      U(st.evict_trim), U(st.limit_max_cached), U(st.limit_max_bytes >> 20), U(st.limit_ttl_sec));
+  say(&o, "  remote frees %llu, slabs adopted %llu\n", U(st.remote_frees), U(st.slabs_adopted));
+  say(&o, "  system calls: mmap %llu, munmap %llu, mremap %llu, madvise %llu, mprotect %llu\n",
+      U(st.mmap_calls), U(st.munmap_calls), U(st.mremap_calls), U(st.madvise_calls),
+      U(st.mprotect_calls));
+}
+
+HAK_API void hak_stats_print(FILE *f) {
+  if (f == NULL) f = stderr;
+  fflush(f);
+  report(fileno(f));
+}
+
+static void report_at_exit(void) {
+  int fd = STDERR_FILENO;
+  if (hm_cfg.stats_file != NULL) {
+    fd = open(hm_cfg.stats_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      hm_write_err("hakmem: HAKMEM_STATS_FILE cannot be opened; the report goes to stderr\n");
+      fd = STDERR_FILENO;
+    }
+  }
+  report(fd);
+  if (fd != STDERR_FILENO) close(fd);
+}
+
+void hm_stats_init(void) {
+  if (hm_cfg.stats) atexit(report_at_exit);
+}
