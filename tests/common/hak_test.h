@@ -19,8 +19,8 @@
 
 #include <hakmem.h>
 
-/* Under ASan, malloc_usable_size reports the requested size (the slack is poisoned), so sums of
- * usable sizes are lower bounds of the byte statistics there. */
+/* Under ASan, and at the strict hardening levels (canaries after each request), malloc_usable_size
+ * reports the requested size, so sums of usable sizes are lower bounds of the byte statistics. */
 #if defined(__SANITIZE_ADDRESS__)
 #define TEST_ASAN 1
 #elif defined(__has_feature)
@@ -28,11 +28,17 @@
 #define TEST_ASAN 1
 #endif
 #endif
+static inline int usable_is_exact_request(void) {
 #ifdef TEST_ASAN
-#define USABLE_SUM_MATCHES(stat, sum) ((stat) >= (sum))
+  return 1;
 #else
-#define USABLE_SUM_MATCHES(stat, sum) ((stat) == (sum))
+  hak_stats_t st;
+  hak_stats(&st);
+  return st.harden_level >= 2;
 #endif
+}
+#define USABLE_SUM_MATCHES(stat, sum) \
+  (usable_is_exact_request() ? (stat) >= (sum) : (stat) == (sum))
 
 #ifdef API_LIBC
 /* glibc 2.36 does not declare the C23 sized frees; libhakmem.so exports them. */

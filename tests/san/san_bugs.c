@@ -41,12 +41,17 @@ int main(int argc, char **argv) {
     p[20] = 2;                         /* one byte past the request, inside the block */
     hak_free(p);
   } else if (strcmp(what, "overflow_next") == 0) {
-    char *a = hak_malloc(48);          /* a fresh class: consecutive blocks are adjacent */
-    char *b = hak_malloc(48);
-    if (b != a + 48) return 2;
+    /* blocks of a fresh class come in random order: find two adjacent ones */
+    char *blk[64], *a = NULL, *b = NULL;
+    for (int i = 0; i < 64; i++) blk[i] = hak_malloc(48);
+    for (int i = 0; i < 64 && !a; i++)
+      for (int j = 0; j < 64; j++)
+        if (blk[j] == blk[i] + 48) a = blk[i], b = blk[j];
+    if (a == NULL) return 2;
     hak_free(b);
     a[48] = 3;                         /* one byte past a, into the freed block b */
-    hak_free(a);
+    for (int i = 0; i < 64; i++)
+      if (blk[i] != b) hak_free(blk[i]);
   } else if (strcmp(what, "uninit") == 0) {
     char *p = hak_malloc(64);          /* never written */
     if (p[7] == 42) write(1, "a\n", 2); else write(1, "b\n", 2);

@@ -1,0 +1,10 @@
+/* free a pointer into the middle (second page) of a large block. Expect SIGABRT, "invalid free". */
+#include "detect.h"
+
+int main(void) {
+  char *p = malloc(100000);
+  SETUP(p != NULL);
+  expect_pointer(p + 4096);
+  free(launder(p + 4096));
+  return survived();
+}
