@@ -1,0 +1,138 @@
+/* fuzz_classes — size-class and alignment arithmetic against a simple reference.
+ *
+ * The reference is the rule from tools/gen_class_table.py, written out again here: classes are
+ * 8, the multiples of 16 up to 128, then 5/4, 6/4, 7/4 and 8/4 of every power of two up to 32 KiB;
+ * a request gets the smallest class that holds it; an aligned request the first class at least
+ * max(size, align) whose size is a multiple of the alignment; everything larger its own mapping,
+ * page-rounded. Checked:
+ *   - once: the class table equals the reference list, and the block-index arithmetic (multiply by
+ *     the slab's inverse, no division) agrees with division at every offset of every class;
+ *   - per input, for (size, alignment, offset) triples from the input: hm_size_class, the usable
+ *     size (under ASan: between the request and the class size) and alignment of real malloc / aligned_alloc / posix_memalign blocks, free_sized and
+ *     free_aligned_sized with the request accepted, block index and interior-pointer detection.
+ */
+#include "fuzz_helpers.h"
+
+static uint32_t ref_size[64];
+static unsigned ref_n;
+
+static void ref_build(void) {
+  ref_n = 0;
+  ref_size[ref_n++] = 8;
+  for (uint32_t s = 16; s <= 128; s += 16) ref_size[ref_n++] = s;
+  for (uint32_t p2 = 128; p2 < HM_SMALL_MAX; p2 *= 2)
+    for (uint32_t k = 5; k <= 8; k++) ref_size[ref_n++] = p2 * k / 4;
+}
+
+static unsigned ref_class(size_t n) {
+  unsigned c = 0;
+  while (ref_size[c] < n) c++;
+  return c;
+}
+
+static size_t page_round(size_t n) { return (n + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1); }
+
+/* Usable size the allocator should give an aligned request (align <= 8: plain malloc). */
+static size_t ref_usable(size_t size, size_t align) {
+  size_t need = size > align ? size : align;
+  if (need <= HM_SMALL_MAX)
+    for (unsigned c = ref_class(need); c < ref_n; c++)
+      if (align <= 8 || ref_size[c] % align == 0) return ref_size[c];
+  return page_round(size ? size : 1);
+}
+
+/* Under ASan hakmem reports the requested size as usable (the slack is poisoned), as ASan's own
+ * malloc does; elsewhere the whole block. */
+static bool usable_ok(size_t usable, size_t size, size_t align) {
+  size_t want = ref_usable(size, align);
+#ifdef FZ_ASAN
+  return usable == want || (usable >= size && usable < want);
+#else
+  return usable == want;
+#endif
+}
+
+static uint64_t bitmap[HM_BITMAP_WORDS];
+
+static void fake_slab(hm_slab *s, unsigned cls) {
+  memset(s, 0, sizeof *s);
+  s->bitmap = bitmap;
+  s->start = (uintptr_t)1 << 40;   /* any 64 KiB-aligned address: only arithmetic is done */
+  hm_slab_init(s, cls);
+  FUZZ_ASSERT(s->block_size == ref_size[cls] && s->capacity == HM_SLAB_SIZE / ref_size[cls],
+              "slab geometry");
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  ref_build();
+  FUZZ_ASSERT(ref_n == HM_CLASSES, "class count differs from the reference");
+  for (unsigned c = 0; c < ref_n; c++) FUZZ_ASSERT(hm_class_size[c] == ref_size[c], "class table");
+  for (unsigned c = 0; c < HM_CLASSES; c++) {
+    hm_slab s;
+    fake_slab(&s, c);
+    for (uint32_t off = 0; off < (uint32_t)s.capacity * s.block_size; off += 8)
+      FUZZ_ASSERT(hm_block_index(&s, s.start + off) == off / s.block_size, "block index");
+  }
+  return 0;
+}
+
+static void check_size(size_t size) {
+  if (size <= HM_SMALL_MAX) {
+    unsigned c = hm_size_class(size);
+    FUZZ_ASSERT(c == ref_class(size), "hm_size_class is not the smallest class that fits");
+  }
+  void *p = hak_malloc(size);
+  FUZZ_ASSERT(p != NULL, "malloc failed");
+  FUZZ_ASSERT((uintptr_t)p % (size >= 16 ? 16 : 8) == 0, "malloc alignment");
+  FUZZ_ASSERT(usable_ok(hak_malloc_usable_size(p), size, 1), "usable size of malloc");
+  if (size) memset(p, 0xa5, size < 65536 ? size : 65536);
+  hak_free_sized(p, size);
+}
+
+static void check_aligned(size_t size, size_t align) {
+  void *p = hak_aligned_alloc(align, size);
+  FUZZ_ASSERT(p != NULL && (uintptr_t)p % align == 0, "aligned_alloc alignment");
+  FUZZ_ASSERT(usable_ok(hak_malloc_usable_size(p), size, align), "usable size of aligned_alloc");
+  hak_free_aligned_sized(p, align, size);
+  if (align >= sizeof(void *)) {
+    void *q = NULL;
+    FUZZ_ASSERT(hak_posix_memalign(&q, align, size) == 0 && (uintptr_t)q % align == 0,
+                "posix_memalign alignment");
+    FUZZ_ASSERT(usable_ok(hak_malloc_usable_size(q), size, align), "usable size of posix_memalign");
+    hak_free(q);
+  }
+}
+
+/* Block index of every offset near `off` in a slab of class `cls`, and the interior test
+ * (idx * block_size == off) free() uses to reject pointers into the middle of a block. */
+static void check_index(unsigned cls, uint32_t off) {
+  hm_slab s;
+  fake_slab(&s, cls);
+  uint32_t end = (uint32_t)s.capacity * s.block_size;
+  off %= end;
+  uint32_t from = off >= 64 ? off - 64 : 0;
+  for (uint32_t o = from; o < off + 64 && o < end; o++) {
+    uint32_t idx = hm_block_index(&s, s.start + o);
+    FUZZ_ASSERT(idx == o / s.block_size, "block index");
+    FUZZ_ASSERT((idx * s.block_size == o) == (o % s.block_size == 0), "interior pointer test");
+  }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (ref_n == 0) LLVMFuzzerInitialize(NULL, NULL);
+  fuzz_data d = {data, size};
+  for (unsigned n = 0; n < 64 && !fd_done(&d); n++) {
+    uint8_t sel = fd_u8(&d);
+    size_t sz = (sel & 1) ? fd_size(&d) : (size_t)fd_range(&d, 0, HM_SMALL_MAX + 8);
+    size_t align = (size_t)1 << (fd_u8(&d) % 23);
+    check_size(sz);
+    if (sel & 2) check_aligned(sz, align);
+    check_index(fd_u8(&d) % HM_CLASSES, fd_u16(&d));
+    FUZZ_CHECK_HEAP();
+  }
+  fz_restore_defaults();
+  hak_trim();
+  return 0;
+}

@@ -1,0 +1,572 @@
+/* fuzz_helpers.h — what every hakmem fuzz target shares.
+ *
+ *   FUZZ_ASSERT(c, what)   always on (also in release and replay builds): prints one line, aborts.
+ *   fuzz_data / fd_*       a data producer that takes integers from the front of the input; an
+ *                          exhausted input yields zeros, so every byte string is a valid input.
+ *   fd_size / fd_align     sizes biased to class edges, page, slab and SuperSlab boundaries.
+ *   fuzz_op / fuzz_next_op the one op decoder (alloc family, free, control API, thread ops).
+ *   fz_model / fz_exec     the shadow model: every live block with its requested size, usable
+ *                          size, alignment and a handle-derived fill pattern, checked on every
+ *                          free and realloc; fz_exec runs one decoded op against it.
+ *
+ * The op language is meant to be reused (a property test can generate fuzz_op values directly
+ * and call fz_exec). Misuse (double free, foreign pointers, wrong sizes) is never generated:
+ * frees only ever name a live handle of the model, so any abort is a hakmem bug.
+ */
+#ifndef HAK_FUZZ_HELPERS_H
+#define HAK_FUZZ_HELPERS_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "hakmem.h"
+#include "internal.h"   /* hm_class_size, HM_CLASSES, HM_SMALL_MAX, HM_SLAB_SIZE, ... */
+
+/* ---- always-on assertions ---------------------------------------------------------------------- */
+__attribute__((noreturn, unused)) static void fuzz_fail(const char *expr, const char *what,
+                                                        const char *file, int line) {
+  fprintf(stderr, "fuzz: check failed: %s (%s) at %s:%d\n", expr, what ? what : "", file, line);
+  fflush(stderr);
+  abort();
+}
+#define FUZZ_ASSERT(c, what) ((c) ? (void)0 : fuzz_fail(#c, (what), __FILE__, __LINE__))
+/* hak_check() names the first broken invariant (NULL when all hold; always NULL at HAK_DEBUG 0). */
+#define FUZZ_CHECK_HEAP()                                    \
+  do {                                                       \
+    const char *fz_why_ = hak_check();                       \
+    FUZZ_ASSERT(fz_why_ == NULL, fz_why_);                   \
+  } while (0)
+
+/* hakmem's fatal path resets SIGABRT to its default before raising it, which would kill a
+ * libFuzzer process without saving the crashing input. With ASan, keep ASan's handler installed
+ * (it runs libFuzzer's death callback, which writes the crash-* file). ASAN_OPTIONS overrides. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FZ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FZ_ASAN 1
+#endif
+#endif
+#ifdef FZ_ASAN
+__attribute__((used, visibility("default"))) const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "handle_abort=1:allow_user_segv_handler=0"; }
+#endif
+
+/* ---- data producer ----------------------------------------------------------------------------- */
+typedef struct fuzz_data {
+  const uint8_t *p;
+  size_t n;
+} fuzz_data;
+
+static inline bool fd_done(const fuzz_data *d) { return d->n == 0; }
+static inline uint64_t fd_bytes(fuzz_data *d, unsigned k) {   /* little endian, zeros past the end */
+  uint64_t v = 0;
+  for (unsigned i = 0; i < k && d->n > 0; i++, d->p++, d->n--) v |= (uint64_t)*d->p << (8 * i);
+  return v;
+}
+static inline uint8_t fd_u8(fuzz_data *d) { return (uint8_t)fd_bytes(d, 1); }
+static inline uint16_t fd_u16(fuzz_data *d) { return (uint16_t)fd_bytes(d, 2); }
+static inline uint32_t fd_u32(fuzz_data *d) { return (uint32_t)fd_bytes(d, 4); }
+static inline uint64_t fd_u64(fuzz_data *d) { return fd_bytes(d, 8); }
+/* An integer in [lo, hi], taking as few bytes as the range needs. */
+static inline uint64_t fd_range(fuzz_data *d, uint64_t lo, uint64_t hi) {
+  uint64_t span = hi - lo;
+  if (span == 0) return lo;
+  unsigned k = span < 0x100 ? 1 : span < 0x10000 ? 2 : span < 0x100000000ull ? 4 : 8;
+  uint64_t v = fd_bytes(d, k);
+  return span == UINT64_MAX ? v : lo + v % (span + 1);
+}
+
+#define FZ_MAX_SIZE ((size_t)4 << 20)   /* largest request: keeps an input well under 10 ms */
+
+/* A request size biased to the edges where allocators break: class sizes +-2, page multiples,
+ * the small/large border, slab and SuperSlab sizes, small values and arbitrary ones. */
+static inline size_t fd_size(fuzz_data *d) {
+  uint8_t sel = fd_u8(d);
+  int delta = (int)(sel >> 4) % 5 - 2;   /* -2 .. 2 */
+  size_t base;
+  switch (sel & 7) {
+    case 0: case 1: case 2: base = hm_class_size[fd_u8(d) % HM_CLASSES]; break;
+    case 3: return fd_u8(d);
+    case 4: return (size_t)fd_range(d, 0, HM_SMALL_MAX + 64);
+    case 5: base = (size_t)fd_range(d, 0, 17) * HM_PAGE_SIZE; break;
+    case 6: {
+      static const size_t edges[] = {HM_SMALL_MAX, HM_SLAB_SIZE, HM_SLAB_SIZE / 2, HM_SS_SIZE,
+                                     HM_SS_SIZE / 2, 2 * HM_SS_SIZE, HM_SMALL_MAX + HM_PAGE_SIZE};
+      base = edges[fd_u8(d) % (sizeof edges / sizeof edges[0])];
+      delta *= (sel & 0x80) ? 8 : 1;
+      break;
+    }
+    default: return (size_t)fd_range(d, 0, FZ_MAX_SIZE);
+  }
+  if (delta < 0 && base < (size_t)-delta) return 0;
+  size_t s = base + (size_t)(ptrdiff_t)delta;
+  return s > FZ_MAX_SIZE ? FZ_MAX_SIZE : s;
+}
+
+/* An alignment: powers of two from 1 to 4 MiB; rarely a bad one (not a power of two, or 0). */
+static inline size_t fd_align(fuzz_data *d) {
+  uint8_t v = fd_u8(d);
+  if (v >= 250) return v == 255 ? 0 : (size_t)24 << (v - 250);
+  return (size_t)1 << (v % 23);
+}
+
+/* ---- the op decoder ---------------------------------------------------------------------------- */
+typedef enum fuzz_op_kind {
+  FOP_MALLOC, FOP_CALLOC, FOP_REALLOC, FOP_REALLOCARRAY, FOP_POSIX_MEMALIGN, FOP_ALIGNED_ALLOC,
+  FOP_MEMALIGN, FOP_VALLOC, FOP_PVALLOC, FOP_FREE, FOP_FREE_SIZED, FOP_FREE_RANGE, FOP_BURST,
+  FOP_USABLE, FOP_PREWARM, FOP_EVICT, FOP_TRIM, FOP_MALLOC_TRIM, FOP_SET_LIMITS,
+  FOP_ADVANCE_CLOCK, FOP_FLUSH, FOP_STATS, FOP_HUGE,
+  FOP_SINGLE_COUNT,                        /* ops above: one thread; below: fuzz_ops_mt only */
+  FOP_XCHG = FOP_SINGLE_COUNT,             /* swap a slot with a shared mailbox entry */
+  FOP_SWITCH,                              /* later ops run on another thread */
+  FOP_RACE,                                /* every thread runs a short batch concurrently */
+  FOP_RESPAWN,                             /* a thread exits (its blocks live on); a new one takes over */
+  FOP_COUNT
+} fuzz_op_kind;
+
+typedef struct fuzz_op {
+  fuzz_op_kind kind;
+  uint32_t slot;      /* handle the op works on (modulo the model's slot count) */
+  uint32_t count;     /* calloc/reallocarray element count, burst/range length, prewarm count */
+  uint32_t stride;    /* free_range step */
+  size_t size;        /* request size (element size for calloc/reallocarray) */
+  size_t align;       /* aligned allocations */
+  uint64_t a, b, c;   /* prewarm class; limits (count, MB, TTL); clock ns; thread; huge variant */
+} fuzz_op;
+
+/* Decode the next op; `nkinds` is FOP_SINGLE_COUNT or FOP_COUNT. False once the input is empty. */
+static inline bool fuzz_next_op(fuzz_data *d, fuzz_op *op, unsigned nkinds) {
+  if (fd_done(d)) return false;
+  memset(op, 0, sizeof *op);
+  op->kind = (fuzz_op_kind)(fd_u8(d) % nkinds);
+  switch (op->kind) {
+    case FOP_MALLOC: case FOP_VALLOC: case FOP_PVALLOC:
+      op->slot = fd_u8(d);
+      op->size = fd_size(d);
+      break;
+    case FOP_CALLOC: case FOP_REALLOCARRAY:
+      op->slot = fd_u8(d);
+      op->count = (uint32_t)fd_range(d, 0, 40);
+      op->size = fd_size(d);
+      if (op->count > 1 && op->size > FZ_MAX_SIZE / op->count) op->size = FZ_MAX_SIZE / op->count;
+      break;
+    case FOP_REALLOC:
+      op->slot = fd_u8(d);
+      op->size = fd_size(d);
+      break;
+    case FOP_POSIX_MEMALIGN: case FOP_ALIGNED_ALLOC: case FOP_MEMALIGN:
+      op->slot = fd_u8(d);
+      op->align = fd_align(d);
+      op->size = fd_size(d);
+      break;
+    case FOP_FREE: case FOP_FREE_SIZED: case FOP_USABLE:
+      op->slot = fd_u8(d);
+      break;
+    case FOP_FREE_RANGE:
+      op->slot = fd_u8(d);
+      op->count = (uint32_t)fd_range(d, 1, 64);
+      op->stride = (uint32_t)fd_range(d, 1, 4);
+      break;
+    case FOP_BURST:
+      op->slot = fd_u8(d);
+      op->count = (uint32_t)fd_range(d, 1, 64);
+      op->size = fd_size(d) % (HM_SLAB_SIZE + 1);
+      break;
+    case FOP_PREWARM:
+      op->a = fd_range(d, 0, HAK_TINY_CLASSES);   /* HAK_TINY_CLASSES itself is a bad class */
+      op->count = (uint32_t)fd_range(d, 0, 3);
+      break;
+    case FOP_SET_LIMITS: {
+      static const uint64_t counts[] = {0, 1, 2, 3, 4, 8, 256, HM_MAX_MAX_CACHED + 1};
+      static const uint64_t mbs[] = {0, 1, 2, 4, 6, 16, 512, HM_MAX_MAX_MEMORY_MB + 1};
+      static const uint64_t ttls[] = {0, 1, 2, 5, 60, 3600, HM_MAX_TTL_SEC, UINT64_MAX / 2};
+      uint8_t v = fd_u8(d);
+      op->a = counts[v & 7];
+      op->b = mbs[(v >> 3) & 7];
+      op->c = ttls[fd_u8(d) & 7];
+      break;
+    }
+    case FOP_ADVANCE_CLOCK:
+      op->a = fd_range(d, 0, 130) * 1000000000ull + fd_u16(d) * 1000ull;
+      break;
+    case FOP_HUGE:
+      op->slot = fd_u8(d);
+      op->a = fd_u8(d) % 6;
+      break;
+    case FOP_XCHG:
+      op->slot = fd_u8(d);
+      op->a = fd_u8(d);
+      break;
+    case FOP_SWITCH: case FOP_RESPAWN:
+      op->a = fd_u8(d);
+      break;
+    case FOP_RACE:
+      op->count = (uint32_t)fd_range(d, 1, 8);
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+/* ---- the shadow model ---------------------------------------------------------------------------- */
+typedef enum { FZ_PLAIN = 1, FZ_ALIGNED = 2, FZ_OTHER = 3 } fz_kind;
+/* PLAIN: from malloc/calloc/realloc/reallocarray (free_sized may name its size);
+ * ALIGNED: from aligned_alloc (free_aligned_sized); OTHER: posix_memalign, memalign, valloc, pvalloc. */
+
+typedef struct fz_block {
+  unsigned char *p;   /* NULL: slot empty */
+  size_t size;        /* bytes requested (the current size after a realloc) */
+  size_t usable;      /* malloc_usable_size when it was allocated or last resized */
+  size_t align;       /* alignment asked for (0: none) */
+  uint32_t tag;       /* fill pattern seed, unique per allocation */
+  uint8_t kind;       /* fz_kind */
+  uint8_t sized_ok;   /* free_sized/free_aligned_sized may name `size` */
+} fz_block;
+
+typedef struct fz_model {
+  fz_block *slots;
+  unsigned nslots;
+  uint32_t next_tag;
+  unsigned prewarm_budget;   /* SuperSlabs prewarm may still map in this input */
+  bool exact_stats;          /* single thread: the statistics must equal the model exactly */
+} fz_model;
+
+/* The fill pattern: 64-bit words derived from the tag and the word index (byte i is byte i % 8
+ * of word i / 8), so fills and checks run a word at a time. */
+static inline uint64_t fz_word(uint32_t tag, size_t w) {
+  uint64_t x = ((uint64_t)tag << 32 | tag) ^ (w * 0x9E3779B97F4A7C15ull);
+  return x ^ (x >> 29);
+}
+static inline uint8_t fz_pat(uint32_t tag, size_t i) { return (uint8_t)(fz_word(tag, i >> 3) >> (8 * (i & 7))); }
+
+/* Blocks up to 32 KiB (every small class) are filled and checked entirely; larger ones in
+ * regions: 4 KiB at each end and 64 bytes every 64 KiB. fz_regions calls fn on the regions of a
+ * block of n bytes that lie below `limit`. */
+#define FZ_FULL_MAX ((size_t)HM_SMALL_MAX)
+typedef bool (*fz_region_fn)(unsigned char *p, size_t from, size_t to, uint32_t tag);
+static inline bool fz_regions(unsigned char *p, size_t n, size_t limit, uint32_t tag, fz_region_fn fn) {
+  if (limit > n) limit = n;
+  if (n <= FZ_FULL_MAX) return fn(p, 0, limit, tag);
+  bool ok = fn(p, 0, limit < 4096 ? limit : 4096, tag);
+  for (size_t at = 65536; ok && at + 64 <= n - 4096 && at < limit; at += 65536)
+    ok = fn(p, at, at + 64 < limit ? at + 64 : limit, tag);
+  if (ok && n - 4096 < limit) ok = fn(p, n - 4096, limit, tag);
+  return ok;
+}
+/* Word loops over [from, to) with byte loops for the unaligned ends (blocks are 8-aligned). */
+static inline bool fz_fill_fn(unsigned char *p, size_t from, size_t to, uint32_t tag) {
+  size_t i = from;
+  for (; i < to && (i & 7); i++) p[i] = fz_pat(tag, i);
+  for (; i + 8 <= to; i += 8) {
+    uint64_t w = fz_word(tag, i >> 3);
+    memcpy(p + i, &w, 8);
+  }
+  for (; i < to; i++) p[i] = fz_pat(tag, i);
+  return true;
+}
+static inline bool fz_check_fn(unsigned char *p, size_t from, size_t to, uint32_t tag) {
+  size_t i = from;
+  for (; i < to && (i & 7); i++)
+    if (p[i] != fz_pat(tag, i)) return false;
+  for (; i + 8 <= to; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    if (w != fz_word(tag, i >> 3)) return false;
+  }
+  for (; i < to; i++)
+    if (p[i] != fz_pat(tag, i)) return false;
+  return true;
+}
+static inline bool fz_zero_fn(unsigned char *p, size_t from, size_t to, uint32_t tag) {
+  (void)tag;
+  for (size_t i = from; i < to; i++)
+    if (p[i] != 0) return false;
+  return true;
+}
+
+static inline bool fz_is_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
+
+/* What every live block must satisfy: malloc's alignment (16 from 16 bytes up, 8 below), the
+ * requested alignment, usable >= requested. */
+/* Under ASan, malloc_usable_size finds the end of the unpoisoned bytes by scanning the shadow, in
+ * time proportional to the block: large blocks are not asked (their usable size is checked in the
+ * other builds' replays). */
+static inline size_t fz_usable(void *p, size_t size) {
+#ifdef FZ_ASAN
+  if (size > FZ_FULL_MAX) return size;
+#endif
+  return hak_malloc_usable_size(p);
+}
+
+static inline void fz_check_fresh(const fz_block *b) {
+  uintptr_t u = (uintptr_t)b->p;
+  FUZZ_ASSERT(u % (b->size >= 16 ? 16 : 8) == 0, "block not aligned as malloc promises");
+  FUZZ_ASSERT(b->align == 0 || u % b->align == 0, "block not aligned as requested");
+  FUZZ_ASSERT(b->usable >= b->size, "usable size smaller than the request");
+}
+
+/* The block's pattern is intact and its usable size unchanged: no other block overlapped it and
+ * nothing scribbled on it. */
+static inline void fz_verify(const fz_block *b) {
+  FUZZ_ASSERT(fz_regions(b->p, b->size, b->size, b->tag, fz_check_fn), "block contents corrupted");
+  FUZZ_ASSERT(fz_usable(b->p, b->size) == b->usable, "usable size of a live block changed");
+}
+
+/* A new block `p` of `size` bytes in slot b (which must be empty). */
+static inline void fz_adopt(fz_model *m, fz_block *b, void *p, size_t size, size_t align,
+                            fz_kind kind, bool zeroed) {
+  b->p = p;
+  b->size = size;
+  b->align = align;
+  b->kind = (uint8_t)kind;
+  b->sized_ok = 1;
+  b->tag = m->next_tag++ * 2654435761u;
+  b->usable = fz_usable(p, size);
+  fz_check_fresh(b);
+  if (zeroed) FUZZ_ASSERT(fz_regions(b->p, size, size, 0, fz_zero_fn), "calloc block not zeroed");
+  fz_regions(b->p, size, size, b->tag, fz_fill_fn);
+}
+
+static inline void fz_release(fz_block *b, bool sized) {
+  if (b->p == NULL) return;
+  fz_verify(b);
+  if (sized && b->sized_ok && b->kind == FZ_PLAIN) hak_free_sized(b->p, b->size);
+  else if (sized && b->sized_ok && b->kind == FZ_ALIGNED) hak_free_aligned_sized(b->p, b->align, b->size);
+  else hak_free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+static inline fz_block *fz_slot(fz_model *m, uint32_t i) { return &m->slots[i % m->nslots]; }
+
+/* A NULL result must come with the right errno and only for impossible requests. */
+static inline void fz_expect_null(void *p, int err, const char *what) {
+  FUZZ_ASSERT(p == NULL, what);
+  FUZZ_ASSERT(errno == err, what);
+}
+
+static inline void fz_realloc(fz_model *m, fz_block *b, size_t size, bool array, uint32_t count) {
+  size_t total = size;
+  if (array) total = (size_t)count * size;
+  if (b->p == NULL) {
+    void *p = array ? hak_reallocarray(NULL, count, size) : hak_realloc(NULL, total);
+    FUZZ_ASSERT(p != NULL, "realloc(NULL, n) failed");
+    fz_adopt(m, b, p, total, 0, FZ_PLAIN, false);
+    return;
+  }
+  fz_verify(b);
+  size_t keep = total < b->size ? total : b->size;
+  uint32_t old_tag = b->tag;
+  void *p = array ? hak_reallocarray(b->p, count, size) : hak_realloc(b->p, total);
+  FUZZ_ASSERT(p != NULL, "realloc failed");
+  b->p = p;
+  FUZZ_ASSERT(fz_regions(b->p, b->size, keep, old_tag, fz_check_fn), "realloc lost the contents");
+  size_t old_size = b->size;
+  b->size = total;
+  b->usable = fz_usable(p, total);
+  b->kind = FZ_PLAIN;
+  b->align = 0;
+  b->tag = m->next_tag++ * 2654435761u;
+  fz_check_fresh(b);
+  (void)old_size;
+  fz_regions(b->p, b->size, b->size, b->tag, fz_fill_fn);
+}
+
+/* Requests that must fail cleanly: sizes over PTRDIFF_MAX, calloc/reallocarray overflow. A live
+ * block handed to a failing realloc stays live and intact. */
+static inline void fz_huge(fz_block *b, unsigned variant) {
+  void *p;
+  errno = 0;
+  switch (variant) {
+    case 0: fz_expect_null(hak_malloc((size_t)PTRDIFF_MAX + 1), ENOMEM, "malloc(huge)"); break;
+    case 1: fz_expect_null(hak_calloc(SIZE_MAX / 2, 3), ENOMEM, "calloc overflow"); break;
+    case 2:
+      fz_expect_null(hak_realloc(b->p, SIZE_MAX - 8), ENOMEM, "realloc(huge)");
+      if (b->p) fz_verify(b);
+      break;
+    case 3:
+      fz_expect_null(hak_reallocarray(b->p, SIZE_MAX / 4, 8), ENOMEM, "reallocarray overflow");
+      if (b->p) fz_verify(b);
+      break;
+    case 4: {
+      void *q = (void *)1;
+      int rc = hak_posix_memalign(&q, 24, 16);
+      FUZZ_ASSERT(rc == EINVAL && q == (void *)1, "posix_memalign with a bad alignment");
+      break;
+    }
+    default:
+      p = hak_aligned_alloc(3, 16);
+      FUZZ_ASSERT(p == NULL && errno == EINVAL, "aligned_alloc with a bad alignment");
+      break;
+  }
+}
+
+/* Statistics against the model: exact with one thread, bounds otherwise. */
+static inline void fz_stats(fz_model *m, uint64_t live_blocks) {
+  hak_stats_t st;
+  hak_stats(&st);
+  FUZZ_ASSERT(st.ss_mapped == st.ss_in_use + st.ss_cached, "stats: mapped != in use + cached");
+  FUZZ_ASSERT(st.ss_cached <= st.limit_max_cached, "stats: cache over its count limit");
+  FUZZ_ASSERT(st.ss_cached_bytes <= st.limit_max_bytes, "stats: cache over its byte limit");
+  FUZZ_ASSERT(st.ss_cached_bytes == st.ss_cached * HM_SS_SIZE, "stats: cached bytes");
+  if (m->exact_stats)
+    FUZZ_ASSERT(st.small_live_blocks + st.large_live == live_blocks, "stats: live blocks != model");
+  else
+    FUZZ_ASSERT(st.small_live_blocks + st.large_live >= live_blocks, "stats: live blocks < model");
+}
+
+static inline uint64_t fz_live(const fz_model *m) {
+  uint64_t n = 0;
+  for (unsigned i = 0; i < m->nslots; i++) n += m->slots[i].p != NULL;
+  return n;
+}
+
+/* Run one op of the single-thread language (kinds < FOP_SINGLE_COUNT) on model m. */
+static inline void fz_exec(fz_model *m, const fuzz_op *op) {
+  fz_block *b = fz_slot(m, op->slot);
+  void *p = NULL;
+  switch (op->kind) {
+    case FOP_MALLOC:
+      fz_release(b, false);
+      p = hak_malloc(op->size);
+      FUZZ_ASSERT(p != NULL, "malloc failed");
+      fz_adopt(m, b, p, op->size, 0, FZ_PLAIN, false);
+      break;
+    case FOP_CALLOC:
+      fz_release(b, false);
+      p = hak_calloc(op->count, op->size);
+      FUZZ_ASSERT(p != NULL, "calloc failed");
+      fz_adopt(m, b, p, (size_t)op->count * op->size, 0, FZ_PLAIN, true);
+      break;
+    case FOP_REALLOC: fz_realloc(m, b, op->size, false, 0); break;
+    case FOP_REALLOCARRAY: fz_realloc(m, b, op->size, true, op->count); break;
+    case FOP_POSIX_MEMALIGN: {
+      fz_release(b, false);
+      int rc = hak_posix_memalign(&p, op->align, op->size);
+      if (op->align < sizeof(void *) || !fz_is_pow2(op->align)) {
+        FUZZ_ASSERT(rc == EINVAL, "posix_memalign accepted a bad alignment");
+        break;
+      }
+      FUZZ_ASSERT(rc == 0 && p != NULL, "posix_memalign failed");
+      fz_adopt(m, b, p, op->size, op->align, FZ_OTHER, false);
+      break;
+    }
+    case FOP_ALIGNED_ALLOC:
+      fz_release(b, false);
+      errno = 0;
+      p = hak_aligned_alloc(op->align, op->size);
+      if (!fz_is_pow2(op->align)) {
+        fz_expect_null(p, EINVAL, "aligned_alloc accepted a bad alignment");
+        break;
+      }
+      FUZZ_ASSERT(p != NULL, "aligned_alloc failed");
+      fz_adopt(m, b, p, op->size, op->align, FZ_ALIGNED, false);
+      break;
+    case FOP_MEMALIGN: {
+      fz_release(b, false);
+      size_t a = op->align;
+      p = hak_memalign(a, op->size);
+      FUZZ_ASSERT(p != NULL, "memalign failed");
+      if (a != 0 && !fz_is_pow2(a)) a = (size_t)1 << (64 - __builtin_clzll((unsigned long long)a));
+      fz_adopt(m, b, p, op->size, a, FZ_OTHER, false);
+      break;
+    }
+    case FOP_VALLOC:
+      fz_release(b, false);
+      p = hak_valloc(op->size);
+      FUZZ_ASSERT(p != NULL, "valloc failed");
+      fz_adopt(m, b, p, op->size, HM_PAGE_SIZE, FZ_OTHER, false);
+      break;
+    case FOP_PVALLOC: {
+      fz_release(b, false);
+      p = hak_pvalloc(op->size);
+      FUZZ_ASSERT(p != NULL, "pvalloc failed");
+      size_t n = op->size ? (op->size + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1) : HM_PAGE_SIZE;
+      fz_adopt(m, b, p, n, HM_PAGE_SIZE, FZ_OTHER, false);
+      break;
+    }
+    case FOP_FREE: fz_release(b, false); break;
+    case FOP_FREE_SIZED: fz_release(b, true); break;
+    case FOP_FREE_RANGE:
+      for (uint32_t i = 0; i < op->count; i++) fz_release(fz_slot(m, op->slot + i * op->stride), i & 1);
+      break;
+    case FOP_BURST:   /* many blocks of one size: fills slabs and SuperSlabs, crosses their edges */
+      for (uint32_t i = 0; i < op->count; i++) {
+        fz_block *e = fz_slot(m, op->slot + i);
+        fz_release(e, false);
+        p = hak_malloc(op->size);
+        FUZZ_ASSERT(p != NULL, "malloc failed");
+        fz_adopt(m, e, p, op->size, 0, FZ_PLAIN, false);
+      }
+      break;
+    case FOP_USABLE:
+      if (b->p) fz_verify(b);
+      FUZZ_ASSERT(hak_malloc_usable_size(NULL) == 0, "malloc_usable_size(NULL)");
+      break;
+    case FOP_PREWARM: {
+      uint32_t n = op->count <= m->prewarm_budget ? op->count : m->prewarm_budget;
+      errno = 0;
+      int got = hak_ss_prewarm_class((int)op->a, n);
+      if (op->a >= HAK_TINY_CLASSES) {
+        FUZZ_ASSERT(got == -1 && errno == EINVAL, "prewarm accepted a bad class");
+      } else {
+        FUZZ_ASSERT(got == (int)n, "prewarm did not cache what it was asked to");
+        m->prewarm_budget -= n;
+      }
+      break;
+    }
+    case FOP_EVICT: hak_ss_evict(); break;
+    case FOP_TRIM: hak_trim(); break;
+    case FOP_MALLOC_TRIM: {
+      int r = hak_malloc_trim(0);
+      FUZZ_ASSERT(r == 0 || r == 1, "malloc_trim result");
+      break;
+    }
+    case FOP_SET_LIMITS: {
+      hak_limits_t l = {op->a, op->b, op->c}, got;
+      hak_ss_set_limits(&l);
+      hak_ss_get_limits(&got);
+      /* with other threads running, another SetLimits or a prewarm (which raises the limits) may
+       * land between the two calls: the read-back is exact only single-threaded */
+      FUZZ_ASSERT(!m->exact_stats || (got.max_cached == (l.max_cached > HM_MAX_MAX_CACHED ? HM_MAX_MAX_CACHED : l.max_cached) &&
+                      got.max_memory_mb == (l.max_memory_mb > HM_MAX_MAX_MEMORY_MB ? HM_MAX_MAX_MEMORY_MB
+                                                                                    : l.max_memory_mb) &&
+                      got.ttl_sec == (l.ttl_sec > HM_MAX_TTL_SEC ? HM_MAX_TTL_SEC : l.ttl_sec)),
+                  "limits read back differ from those set (clamped)");
+      break;
+    }
+    case FOP_ADVANCE_CLOCK: hak_test_advance_clock(op->a); break;
+    case FOP_FLUSH: hak_thread_flush(); break;
+    case FOP_STATS: fz_stats(m, fz_live(m)); break;
+    case FOP_HUGE: fz_huge(b, (unsigned)op->a); break;
+    default: break;
+  }
+}
+
+/* Default cache limits (README): restored at the end of every input so inputs are independent. */
+static inline void fz_restore_defaults(void) {
+  hak_limits_t l = {HM_DEF_MAX_CACHED, HM_DEF_MAX_MEMORY_MB, HM_DEF_TTL_SEC};
+  hak_ss_set_limits(&l);
+}
+
+/* End of an input, after every handle was released: default limits back, the cache trimmed, and
+ * nothing may stay live, active or mapped. */
+static inline void fz_finish(const char *slab_msg) {
+  FUZZ_CHECK_HEAP();
+  fz_restore_defaults();
+  hak_trim();
+  FUZZ_CHECK_HEAP();
+  hak_stats_t st;
+  hak_stats(&st);
+  FUZZ_ASSERT(st.small_live_blocks == 0 && st.large_live == 0, "blocks live after freeing all");
+  FUZZ_ASSERT(st.slabs_active == 0, slab_msg);
+  FUZZ_ASSERT(st.ss_mapped == 0, "SuperSlabs still mapped after trim");
+}
+
+#endif

@@ -1,0 +1,31 @@
+/* fuzz_ops — one thread, the whole hak_* API against a shadow model.
+ *
+ * Input: a sequence of ops (fuzz_helpers.h: fuzz_next_op with the single-thread kinds):
+ * malloc / calloc / realloc / reallocarray / posix_memalign / aligned_alloc / memalign / valloc /
+ * pvalloc with sizes biased to class, page, slab and SuperSlab edges; free and free_sized of a
+ * live handle; bursts that fill slabs; prewarm, evict, trim, malloc_trim, new cache limits
+ * (0 included), clock advances that expire the TTL, thread-cache flush, statistics, impossible
+ * requests. Every live block carries a pattern checked on free and realloc; hak_check() runs after
+ * every op. At the end every block is freed, the limits are restored, the cache is trimmed, and
+ * nothing may remain mapped: the next input starts from the same empty state.
+ */
+#include "fuzz_helpers.h"
+
+#define SLOTS 256
+#define MAX_OPS 512
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static fz_block slots[SLOTS];
+  fz_model m = {slots, SLOTS, 1, 32, true};
+  fuzz_data d = {data, size};
+  fuzz_op op;
+  memset(slots, 0, sizeof slots);
+  for (unsigned n = 0; n < MAX_OPS && fuzz_next_op(&d, &op, FOP_SINGLE_COUNT); n++) {
+    fz_exec(&m, &op);
+    FUZZ_CHECK_HEAP();
+  }
+  fz_stats(&m, fz_live(&m));
+  for (unsigned i = 0; i < SLOTS; i++) fz_release(&slots[i], i & 1);
+  fz_finish("a slab stayed active after flush");
+  return 0;
+}

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seeds of corpus/<target>/ (seed-*.bin / seed-*.txt).
+
+The binary targets read ops with the decoder of fuzz/fuzz_helpers.h (fuzz_next_op); the encoders
+below mirror it byte for byte. Run from anywhere: python3 fuzz/make_seeds.py [corpus-dir]
+Existing seed-* files are rewritten; other files (merged by `make fuzz`, regress/) are untouched.
+"""
+import os
+import struct
+import sys
+
+# op kinds (enum fuzz_op_kind)
+(MALLOC, CALLOC, REALLOC, REALLOCARRAY, POSIX_MEMALIGN, ALIGNED_ALLOC, MEMALIGN, VALLOC, PVALLOC,
+ FREE, FREE_SIZED, FREE_RANGE, BURST, USABLE, PREWARM, EVICT, TRIM, MALLOC_TRIM, SET_LIMITS,
+ ADVANCE_CLOCK, FLUSH, STATS, HUGE, XCHG, SWITCH, RACE, RESPAWN) = range(27)
+
+CLASSES = [8, 16, 32, 48, 64, 80, 96, 112, 128]
+for b in range(7, 15):
+    for k in (5, 6, 7, 8):
+        v = (1 << b) * k // 4
+        if 128 < v <= 32768 and v not in CLASSES:
+            CLASSES.append(v)
+
+
+def size_cls(cls, delta=0):
+    """fd_size: class `cls` size + delta (-2..2)."""
+    return bytes([((delta + 2) << 4) | 0, cls])
+
+
+def size(n):
+    """fd_size: exactly n bytes (n <= 4 MiB)."""
+    if n < 256:
+        return bytes([3, n])
+    if n <= 32768 + 64:
+        return bytes([4]) + struct.pack('<H', n)
+    return bytes([7]) + struct.pack('<I', n)
+
+
+def page(k, delta=0):
+    return bytes([((delta + 2) << 4) | 5, k])
+
+
+def align(a):
+    return bytes([a.bit_length() - 1])
+
+
+def malloc(slot, sz): return bytes([MALLOC, slot]) + sz
+def calloc(slot, n, sz): return bytes([CALLOC, slot, n]) + sz
+def realloc(slot, sz): return bytes([REALLOC, slot]) + sz
+def reallocarray(slot, n, sz): return bytes([REALLOCARRAY, slot, n]) + sz
+def memalign_op(kind, slot, a, sz): return bytes([kind, slot]) + align(a) + sz
+def free(slot): return bytes([FREE, slot])
+def free_sized(slot): return bytes([FREE_SIZED, slot])
+def free_range(slot, n, stride=1): return bytes([FREE_RANGE, slot, n - 1, stride - 1])
+def burst(slot, n, sz): return bytes([BURST, slot, n - 1]) + sz
+def prewarm(cls, n): return bytes([PREWARM, cls, n])
+def limits(count_i, mb_i, ttl_i): return bytes([SET_LIMITS, count_i | (mb_i << 3), ttl_i])
+def clock(sec): return bytes([ADVANCE_CLOCK, sec, 0, 0])
+def huge(slot, v): return bytes([HUGE, slot, v])
+def op(k): return bytes([k])
+def xchg(slot, box): return bytes([XCHG, slot, box])
+def switch(t): return bytes([SWITCH, t])
+def respawn(t): return bytes([RESPAWN, t])
+def race(ops_per_thread):  # list (one per thread) of op byte strings, each with the same count
+    n = len(ops_per_thread[0])
+    return bytes([RACE, n - 1]) + b''.join(b''.join(ops) for ops in ops_per_thread)
+
+
+def fuzz_ops_seeds():
+    s = {}
+    # every class edge, -1 / exact / +1, freed with and without the size
+    b = b''
+    for c in range(len(CLASSES)):
+        for i, d in enumerate((-1, 0, 1)):
+            b += malloc((3 * c + i) % 256, size_cls(c, d))
+    b += op(STATS)
+    for i in range(0, 123):
+        b += (free_sized if i % 2 else free)(i)
+    s['class-edges'] = b
+    # realloc across every tier: tiny -> class edges -> large (mremap) -> back
+    b = malloc(1, size(1))
+    for n in (8, 9, 16, 17, 1024, 1025, 32768, 32769, 65536, 2 << 20, (2 << 20) + 4096, 3 << 20,
+              100000, 32768, 100, 0):
+        b += realloc(1, size(n))
+    b += realloc(2, size(5000)) + reallocarray(2, 7, size(1000)) + free_sized(2) + free(1)
+    s['realloc-tiers'] = b
+    # aligned families at every alignment, freed with free_aligned_sized where allowed
+    b = b''
+    for i, a in enumerate((8, 16, 32, 64, 128, 4096, 8192, 32768, 65536, 1 << 21)):
+        b += memalign_op(ALIGNED_ALLOC, 10 + i, a, size(a // 2 + 1))
+        b += memalign_op(POSIX_MEMALIGN, 30 + i, a, size_cls(i * 3, 1))
+        b += memalign_op(MEMALIGN, 50 + i, a, size(3 * i))
+    b += bytes([VALLOC, 70]) + size(100) + bytes([PVALLOC, 71]) + size(4097) + bytes([PVALLOC, 72]) + size(0)
+    b += bytes([ALIGNED_ALLOC, 73, 250]) + size(16)   # alignment 24: EINVAL
+    for i in range(10):
+        b += free_sized(10 + i) + free(30 + i) + free(50 + i)
+    s['aligned'] = b
+    # calloc, overflow and impossible sizes
+    b = calloc(0, 0, size(0)) + calloc(1, 40, size(100)) + calloc(2, 3, size(40000)) + calloc(3, 1, size(1 << 20))
+    b += malloc(4, size(0)) + b''.join(huge(1, v) for v in range(6)) + free_sized(1) + free_sized(2)
+    s['calloc-huge'] = b
+    # one full SuperSlab of 32 KiB blocks, then holes, then empty slabs to the cache
+    b = burst(0, 64, size_cls(40)) + burst(64, 64, size_cls(40)) + op(STATS)
+    b += free_range(0, 64, 2) + op(STATS) + free_range(1, 64, 2) + free_range(64, 64) + op(FLUSH) + op(STATS)
+    b += burst(128, 64, size_cls(0)) + free_range(128, 64) + op(TRIM) + op(STATS)
+    s['superslab-fill'] = b
+    # cache limits, TTL expiry, eviction and prewarm
+    b = limits(2, 2, 2) + burst(0, 64, size(30000)) + burst(64, 64, size(20000)) + free_range(0, 64)
+    b += free_range(64, 64) + op(FLUSH) + op(STATS) + clock(3) + op(EVICT) + op(STATS)
+    b += prewarm(0, 3) + prewarm(7, 2) + prewarm(8, 1) + op(STATS) + clock(120) + op(EVICT)
+    b += malloc(5, size(64)) + op(STATS) + limits(0, 0, 0) + op(STATS) + limits(6, 6, 4)
+    b += prewarm(3, 2) + op(MALLOC_TRIM) + op(STATS) + free(5)
+    s['cache-ttl-prewarm'] = b
+    # zero limits: every emptied SuperSlab is unmapped at once
+    b = limits(0, 0, 0) + burst(0, 40, size(16384)) + free_range(0, 40) + op(FLUSH) + burst(0, 20, page(3)) + op(TRIM)
+    s['limits-zero'] = b
+    # page and slab boundaries, large usable sizes
+    b = b''
+    for k in range(0, 18):
+        b += malloc(k, page(k, -1)) + malloc(20 + k, page(k, 1)) + bytes([USABLE, k])
+    s['pages'] = b
+    return s
+
+
+def fuzz_ops_mt_seeds():
+    s = {}
+    hdr2 = bytes([0, 0])      # 2 threads, nobody frees before exit
+    # T0 allocates and hands blocks to T1, which frees them (remote frees); T0 drains on refill
+    b = hdr2
+    for i in range(8):
+        b += malloc(i, size_cls(i * 5)) + xchg(i, i)
+    b += switch(1)
+    for i in range(8):
+        b += xchg(i, i) + (free_sized if i % 2 else free)(i)
+    b += switch(0) + burst(16, 32, size_cls(0)) + burst(16, 32, size_cls(5)) + op(STATS) + op(FLUSH)
+    s['remote-free'] = b
+    # a thread exits with blocks live elsewhere; the new thread and the main thread free them
+    b = bytes([1, 0]) + burst(0, 30, size(48)) + xchg(0, 0) + xchg(1, 1) + respawn(0) + free_range(2, 20)
+    b += switch(1) + xchg(0, 0) + realloc(0, size(5000)) + switch(2) + burst(0, 10, size(48)) + op(TRIM)
+    s['respawn-adopt'] = b
+    # races: all threads allocate, exchange and free at once
+    b = bytes([2, 0x5])
+    for r in range(4):
+        per = []
+        for t in range(4):
+            per.append([malloc(t * 8 + r, size_cls(t + r)), xchg(t * 8 + r, (t + r) % 16),
+                        free(t * 8 + ((r + 1) % 8)), malloc(t * 8 + 4, size(70000 + t))])
+        b += race(per)
+    b += op(STATS)
+    s['races'] = b
+    # exit with everything live: slabs abandoned; main's frees adopt them
+    b = bytes([0, 0]) + burst(0, 64, size_cls(20)) + switch(1) + burst(0, 64, size_cls(20)) + op(FLUSH)
+    s['exit-live'] = b
+    # control ops from several threads
+    b = bytes([1, 0x7]) + limits(1, 1, 1) + prewarm(2, 2) + switch(1) + burst(0, 40, size(20000)) + free_range(0, 40)
+    b += op(FLUSH) + clock(10) + switch(2) + op(EVICT) + op(STATS) + op(TRIM)
+    s['control'] = b
+    return s
+
+
+def fuzz_env_seeds():
+    return {
+        'defaults': b'HAKMEM_SUPERSLAB_MAX_CACHED=256\nHAKMEM_SUPERSLAB_MAX_MEMORY_MB=512\nHAKMEM_SUPERSLAB_TTL_SEC=60\n',
+        'prewarm': b'HAKMEM_PREWARM_SUPERSLABS=4\nHAKMEM_PREWARM_SUPERSLABS_C0=8\nHAKMEM_PREWARM_SUPERSLABS_C7= 2 \n',
+        'bad-values': (b'HAKMEM_SUPERSLAB_MAX_CACHED=-1\nHAKMEM_SUPERSLAB_TTL_SEC=1e3\n'
+                       b'HAKMEM_SUPERSLAB_MAX_MEMORY_MB=99999999999999999999999\nHAKMEM_PREWARM_SUPERSLABS=\n'
+                       b'HAKMEM_PREWARM_SUPERSLABS_C3=4097\n'),
+        'unknown': b'HAKMEM_FOO=1\nHAKMEM_PREWARM_SUPERSLABS_C8=1\nHAKMEM_=\nHAKMEM_X\nPATH=/bin\n',
+        'bounds': (b'HAKMEM_SUPERSLAB_MAX_CACHED=1048576\nHAKMEM_SUPERSLAB_MAX_CACHED=1048577\n'
+                   b'HAKMEM_SUPERSLAB_TTL_SEC=31536000\nHAKMEM_SUPERSLAB_TTL_SEC=0\n'
+                   b'HAKMEM_SUPERSLAB_MAX_MEMORY_MB=\t0002097152\t\n'),
+        'named': b'\x00 17\n\x01junk\n\x02\t5\n\x03 4096\n\x04\xff\n\x07 3\n\x0c1\n\x0d2\n',
+        'overflow': b'HAKMEM_SUPERSLAB_TTL_SEC=18446744073709551615\nHAKMEM_SUPERSLAB_TTL_SEC=18446744073709551616\n',
+    }
+
+
+def fuzz_classes_seeds():
+    s = {}
+    # every class edge with every alignment
+    b = b''
+    for c in range(len(CLASSES)):
+        b += bytes([3]) + size_cls(c, 1) + bytes([c % 16, c, 0, 0])
+    s['edges'] = b
+    b = b''
+    for a in range(0, 23):
+        b += bytes([2]) + struct.pack('<H', (1 << min(a, 15)) + 1) + bytes([a, a % 41]) + struct.pack('<H', 65535 - a)
+    s['alignments'] = b
+    s['large'] = bytes([3]) + size(40000) + bytes([12, 40]) + b'\xff\xff' + bytes([3]) + size(1 << 21) + bytes([21, 0, 0, 0])
+    return s
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'corpus')
+    for target, seeds, ext in (('fuzz_ops', fuzz_ops_seeds(), 'bin'), ('fuzz_ops_mt', fuzz_ops_mt_seeds(), 'bin'),
+                               ('fuzz_env', fuzz_env_seeds(), 'txt'), ('fuzz_classes', fuzz_classes_seeds(), 'bin')):
+        d = os.path.join(root, target)
+        os.makedirs(os.path.join(d, 'regress'), exist_ok=True)
+        for name, data in seeds.items():
+            with open(os.path.join(d, 'seed-%s.%s' % (name, ext)), 'wb') as f:
+                f.write(data)
+        print('%s: %d seeds' % (target, len(seeds)))
+
+
+if __name__ == '__main__':
+    main()
