@@ -1,0 +1,439 @@
+// prop_api_model.cpp — rc::state model test of the public and control API.
+//
+// Commands: Malloc, Calloc, Realloc, AlignedAlloc, Free, FreeSized, UsableSize, CheckContents,
+// Prewarm(class, n), Trim, SetLimits(count, MB, TTL), AdvanceClock(s) + hak_ss_evict,
+// FlushThreadCache, Impossible (requests that must fail cleanly).
+// The model holds the live handles: requested size, alignment, tier (small/large), content
+// pattern. The SUT side holds the pointers, their usable sizes and the limits the allocator must
+// report. After every command:
+//   - a new pointer is non-null, aligned (16 from 16 B up, else 8; or the requested alignment),
+//     its usable size >= the request (hak_malloc_usable_size: the class size, or under ASan the
+//     requested size), the block's range (class size / pages) overlaps no other live block;
+//   - contents are kept (checked before free / realloc / usable_size and by CheckContents),
+//     realloc keeps the common prefix, calloc memory is zero;
+//   - hak_stats agrees with the model: small_live_blocks, small_live_bytes (sum of block sizes),
+//     large_live, large_live_bytes; ss_cached within the limits in force; mapped = in use + cached;
+//     the limits in force equal those set (raised by prewarm to hold what it cached);
+//   - Prewarm(n) maps n SuperSlabs, pops none (cache_hits unchanged) and caches all n;
+//     Trim empties the cache; after FlushThreadCache every active slab holds a live block;
+//   - hak_check() is clean (it validates only in debug builds: HAK_DEBUG >= 1).
+#include <rapidcheck/state.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <map>
+#include <vector>
+
+#include "prop_common.hpp"
+
+namespace {
+
+bool strict_free_sized() {   // free_sized after an in-place realloc is checked (bug fixed)
+  return true;
+}
+
+struct MBlock {
+  size_t size;    // bytes requested
+  size_t align;   // alignment requested; 0 for malloc/calloc/realloc
+  bool large;     // expected tier: a large mapping rather than a slab block
+  uint8_t fill;   // content pattern (hp::pat)
+  bool resized;   // produced by realloc
+};
+
+struct ApiModel {
+  std::map<int, MBlock> blocks;
+  int next_id = 0;
+};
+
+struct SBlock {
+  void *p;
+  size_t usable;   // the allocator's size of the block (hp_block_usable)
+};
+
+struct ApiSut {
+  std::map<int, SBlock> blocks;
+  std::map<uintptr_t, uintptr_t> ranges;   // start -> end of every live block's usable bytes
+  hak_stats_t base;                        // after the reset
+  uint64_t max_cached, max_bytes, ttl_sec; // limits the allocator must report
+
+  ApiSut() {
+    hp::reset();
+    base = hp::stats();
+    max_cached = hp::kDefaultLimits.max_cached;
+    max_bytes = hp::kDefaultLimits.max_memory_mb << 20;
+    ttl_sec = hp::kDefaultLimits.ttl_sec;
+  }
+  ~ApiSut() {
+    for (auto &kv : blocks) hak_free(kv.second.p);
+    hp::reset();
+  }
+  ApiSut(const ApiSut &) = delete;
+  ApiSut &operator=(const ApiSut &) = delete;
+
+  void add(int id, void *p, size_t size, size_t align) {
+    RC_ASSERT(hp::addr(p) != 0u);
+    size_t usable = hp_block_usable(p);   // the allocator's size of the block (class / pages)
+    size_t reported = hak_malloc_usable_size(p);
+    RC_ASSERT(reported >= size);
+    RC_ASSERT(reported <= usable);        // == usable, except under ASan: == size
+    RC_ASSERT(usable >= size);
+    size_t want = std::max(align, hp::min_align(size));
+    RC_ASSERT(hp::addr(p) % want == 0u);
+    uintptr_t a = hp::addr(p), e = a + usable;
+    auto it = ranges.lower_bound(a);
+    if (it != ranges.end()) RC_ASSERT(it->first >= e);   // the next block starts after us
+    if (it != ranges.begin()) RC_ASSERT(std::prev(it)->second <= a);
+    ranges[a] = e;
+    blocks[id] = SBlock{p, usable};
+  }
+  void *remove(int id) {
+    void *p = blocks.at(id).p;
+    ranges.erase(hp::addr(p));
+    blocks.erase(id);
+    return p;
+  }
+  void check_contents(const MBlock &b, const SBlock &s) const {
+    RC_ASSERT(hp::first_bad(s.p, b.size, b.fill) == b.size);
+  }
+};
+
+bool large_for(size_t size, size_t align) { return std::max(size, align) > hp::kSmallMax; }
+
+void verify(const ApiModel &m, const ApiSut &s) {
+  RC_ASSERT(m.blocks.size() == s.blocks.size());
+  uint64_t small_n = 0, small_bytes = 0, large_n = 0, large_bytes = 0;
+  for (const auto &kv : m.blocks) {
+    const SBlock &sb = s.blocks.at(kv.first);
+    if (kv.second.large) {
+      large_n++;
+      large_bytes += sb.usable;
+    } else {
+      small_n++;
+      small_bytes += sb.usable;
+    }
+  }
+  hak_stats_t st = hp::stats();
+  RC_ASSERT(st.small_live_blocks == s.base.small_live_blocks + small_n);
+  RC_ASSERT(st.small_live_bytes == s.base.small_live_bytes + small_bytes);
+  RC_ASSERT(st.large_live == s.base.large_live + large_n);
+  RC_ASSERT(st.large_live_bytes == s.base.large_live_bytes + large_bytes);
+  RC_ASSERT(st.ss_cached <= st.limit_max_cached);
+  RC_ASSERT(st.ss_cached_bytes <= st.limit_max_bytes);
+  RC_ASSERT(st.ss_cached_bytes == st.ss_cached * hp::kSsSize);
+  RC_ASSERT(st.ss_mapped == st.ss_in_use + st.ss_cached);
+  RC_ASSERT(st.slabs_active <= st.ss_in_use * 32u);
+  RC_ASSERT(st.limit_max_cached == s.max_cached);
+  RC_ASSERT(st.limit_max_bytes == s.max_bytes);
+  RC_ASSERT(st.limit_ttl_sec == s.ttl_sec);
+  RC_ASSERT(hp::check_str() == std::string());
+}
+
+using Base = rc::state::Command<ApiModel, ApiSut>;
+
+// Every command executes, then checks the post-state (the model after apply) against the SUT.
+struct Cmd : Base {
+  void run(const ApiModel &m, ApiSut &s) const override {
+    exec(m, s);
+    verify(nextState(m), s);
+  }
+  virtual void exec(const ApiModel &m, ApiSut &s) const = 0;
+};
+
+// Sizes: tiny, the class boundaries (c and c + 1 for every class), any small, a few large.
+rc::Gen<size_t> gen_size() {
+  std::vector<size_t> edges;
+  for (unsigned c = 0; c < hp_class_count(); c++) {
+    edges.push_back(hp_class_size(c));
+    edges.push_back(hp_class_size(c) + 1);
+  }
+  edges.push_back(0);
+  return rc::gen::weightedOneOf<size_t>({
+      {6, rc::gen::inRange<size_t>(0, 129)},
+      {4, rc::gen::elementOf(edges)},
+      {3, rc::gen::inRange<size_t>(0, hp::kSmallMax + 1)},
+      {1, rc::gen::inRange<size_t>(hp::kSmallMax + 1, size_t(3) << 20)},
+  });
+}
+
+// Commands naming a handle re-check it exists when shrinking drops the command that made it.
+struct HandleCmd : Cmd {
+  int id;
+  explicit HandleCmd(int i) : id(i) {}
+  void checkPreconditions(const ApiModel &m) const override { RC_PRE(m.blocks.count(id) != 0u); }
+};
+
+int pick_id(const ApiModel &m) {
+  RC_PRE(!m.blocks.empty());
+  std::vector<int> ids;
+  for (const auto &kv : m.blocks) ids.push_back(kv.first);
+  return *rc::gen::elementOf(ids);
+}
+
+struct Malloc : Cmd {
+  size_t size = *gen_size();
+  uint8_t fill = *rc::gen::arbitrary<uint8_t>();
+  void apply(ApiModel &m) const override {
+    m.blocks[m.next_id++] = MBlock{size, 0, large_for(size, 0), fill, false};
+  }
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    void *p = hak_malloc(size);
+    s.add(m.next_id, p, size, 0);
+    hp::fill_block(p, size, fill);
+  }
+  void show(std::ostream &os) const override { os << "Malloc(" << size << ", fill=" << int(fill) << ")"; }
+};
+
+struct Calloc : Cmd {
+  size_t n = *rc::gen::inRange<size_t>(0, 17);
+  size_t size = *rc::gen::weightedOneOf<size_t>(
+      {{5, rc::gen::inRange<size_t>(0, 65)}, {1, rc::gen::inRange<size_t>(0, 8193)}});
+  uint8_t fill = *rc::gen::arbitrary<uint8_t>();
+  void apply(ApiModel &m) const override {
+    m.blocks[m.next_id++] = MBlock{n * size, 0, large_for(n * size, 0), fill, false};
+  }
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    void *p = hak_calloc(n, size);
+    s.add(m.next_id, p, n * size, 0);
+    RC_ASSERT(hp::first_nonzero(p, n * size) == n * size);
+    hp::fill_block(p, n * size, fill);
+  }
+  void show(std::ostream &os) const override {
+    os << "Calloc(" << n << ", " << size << ", fill=" << int(fill) << ")";
+  }
+};
+
+struct AlignedAlloc : Cmd {
+  size_t align = *rc::gen::elementOf(std::vector<size_t>{8, 16, 32, 64, 128, 256, 512, 4096, 8192, 65536});
+  size_t size = *gen_size();
+  uint8_t fill = *rc::gen::arbitrary<uint8_t>();
+  void apply(ApiModel &m) const override {
+    m.blocks[m.next_id++] = MBlock{size, align, large_for(size, align), fill, false};
+  }
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    void *p = hak_aligned_alloc(align, size);
+    s.add(m.next_id, p, size, align);
+    hp::fill_block(p, size, fill);
+  }
+  void show(std::ostream &os) const override {
+    os << "AlignedAlloc(" << align << ", " << size << ", fill=" << int(fill) << ")";
+  }
+};
+
+struct Realloc : HandleCmd {
+  size_t size;
+  uint8_t fill;
+  explicit Realloc(const ApiModel &m)
+      : HandleCmd(pick_id(m)), size(*gen_size()), fill(*rc::gen::arbitrary<uint8_t>()) {}
+  void apply(ApiModel &m) const override {
+    m.blocks[id] = MBlock{size, 0, large_for(size, 0), fill, true};
+  }
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    const MBlock &b = m.blocks.at(id);
+    s.check_contents(b, s.blocks.at(id));
+    void *p = s.remove(id);
+    void *q = hak_realloc(p, size);
+    s.add(id, q, size, 0);
+    size_t keep = std::min(b.size, size);
+    RC_ASSERT(hp::first_bad(q, keep, b.fill) == keep);   // the common prefix survives
+    hp::fill_block(q, size, fill);
+  }
+  void show(std::ostream &os) const override {
+    os << "Realloc(#" << id << ", " << size << ", fill=" << int(fill) << ")";
+  }
+};
+
+struct Free : HandleCmd {
+  explicit Free(const ApiModel &m) : HandleCmd(pick_id(m)) {}
+  void apply(ApiModel &m) const override { m.blocks.erase(id); }
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    s.check_contents(m.blocks.at(id), s.blocks.at(id));
+    hak_free(s.remove(id));
+  }
+  void show(std::ostream &os) const override { os << "Free(#" << id << ")"; }
+};
+
+// free_sized / free_aligned_sized with the size (and alignment) the block was requested with.
+struct FreeSized : HandleCmd {
+  explicit FreeSized(const ApiModel &m) : HandleCmd(pick_id(m)) { checkPreconditions(m); }
+  void checkPreconditions(const ApiModel &m) const override {
+    HandleCmd::checkPreconditions(m);
+    RC_PRE(!m.blocks.at(id).resized || strict_free_sized());
+  }
+  void apply(ApiModel &m) const override { m.blocks.erase(id); }
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    const MBlock &b = m.blocks.at(id);
+    s.check_contents(b, s.blocks.at(id));
+    void *p = s.remove(id);
+    if (b.align > 8) hak_free_aligned_sized(p, b.align, b.size);
+    else hak_free_sized(p, b.size);
+  }
+  void show(std::ostream &os) const override { os << "FreeSized(#" << id << ")"; }
+};
+
+struct UsableSize : HandleCmd {
+  explicit UsableSize(const ApiModel &m) : HandleCmd(pick_id(m)) {}
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    const SBlock &sb = s.blocks.at(id);
+    size_t u = hak_malloc_usable_size(sb.p);
+    RC_ASSERT(u >= m.blocks.at(id).size);
+    RC_ASSERT(u <= sb.usable);
+    RC_ASSERT(hp_block_usable(sb.p) == sb.usable);
+    s.check_contents(m.blocks.at(id), sb);
+  }
+  void show(std::ostream &os) const override { os << "UsableSize(#" << id << ")"; }
+};
+
+struct CheckContents : Cmd {
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    for (const auto &kv : m.blocks) s.check_contents(kv.second, s.blocks.at(kv.first));
+  }
+  void show(std::ostream &os) const override { os << "CheckContents"; }
+};
+
+struct Prewarm : Cmd {
+  int cls = *rc::gen::weightedOneOf<int>(
+      {{9, rc::gen::inRange(0, HAK_TINY_CLASSES)}, {1, rc::gen::element(-1, HAK_TINY_CLASSES)}});
+  uint32_t n = *rc::gen::inRange<uint32_t>(0, 4);
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &, ApiSut &s) const override {
+    hak_stats_t s0 = hp::stats();
+    errno = 0;
+    int r = hak_ss_prewarm_class(cls, n);
+    hak_stats_t s1 = hp::stats();
+    if (cls < 0 || cls >= HAK_TINY_CLASSES) {
+      RC_ASSERT(r == -1);
+      RC_ASSERT(errno == EINVAL);
+      RC_ASSERT(s1.ss_mapped == s0.ss_mapped);
+      return;
+    }
+    RC_ASSERT(r == int(n));
+    RC_ASSERT(s1.prewarmed - s0.prewarmed == n);
+    RC_ASSERT(s1.cache_misses - s0.cache_misses == n);   // every one mapped ...
+    RC_ASSERT(s1.cache_hits == s0.cache_hits);           // ... none popped (bypass flag)
+    RC_ASSERT(s1.evict_count == s0.evict_count);         // the limits were raised to hold them
+    RC_ASSERT(s1.evict_bytes == s0.evict_bytes);
+    uint64_t ttl_out = s1.evict_ttl - s0.evict_ttl;     // older, unused entries may expire
+    RC_ASSERT(s1.ss_cached + ttl_out == s0.ss_cached + n);
+    RC_ASSERT(s1.ss_cached >= n);                        // all the prewarmed ones are cached
+    if (n > 0) {
+      s.max_cached = std::max<uint64_t>(s.max_cached, s0.ss_cached + n);
+      s.max_bytes = std::max<uint64_t>(s.max_bytes, (s0.ss_cached + n) * hp::kSsSize);
+    }
+  }
+  void show(std::ostream &os) const override { os << "Prewarm(class " << cls << ", " << n << ")"; }
+};
+
+struct Trim : Cmd {
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &m, ApiSut &) const override {
+    hak_stats_t s0 = hp::stats();
+    size_t n = hak_trim();
+    hak_stats_t s1 = hp::stats();
+    RC_ASSERT(s1.ss_cached == 0u);
+    RC_ASSERT(s1.evict_trim - s0.evict_trim == n);
+    bool small = std::any_of(m.blocks.begin(), m.blocks.end(), [](const auto &kv) { return !kv.second.large; });
+    if (!small) {
+      RC_ASSERT(s1.ss_mapped == 0u);   // nothing live: every SuperSlab was idle, and is now gone
+      RC_ASSERT(s1.slabs_active == 0u);
+    }
+  }
+  void show(std::ostream &os) const override { os << "Trim"; }
+};
+
+struct SetLimits : Cmd {
+  uint64_t count = *rc::gen::elementOf(std::vector<uint64_t>{0, 1, 2, 3, 8, 256});
+  uint64_t mb = *rc::gen::elementOf(std::vector<uint64_t>{0, 2, 4, 6, 16, 512});
+  uint64_t ttl = *rc::gen::elementOf(std::vector<uint64_t>{0, 1, 60});
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &, ApiSut &s) const override {
+    hak_limits_t l = {count, mb, ttl};
+    hak_ss_set_limits(&l);
+    s.max_cached = count;
+    s.max_bytes = mb << 20;
+    s.ttl_sec = ttl;
+    hak_limits_t g;
+    hak_ss_get_limits(&g);
+    RC_ASSERT(g.max_cached == count);
+    RC_ASSERT(g.max_memory_mb == mb);
+    RC_ASSERT(g.ttl_sec == ttl);
+    hak_stats_t st = hp::stats();
+    RC_ASSERT(st.ss_cached <= count);
+    RC_ASSERT(st.ss_cached_bytes <= (mb << 20));
+  }
+  void show(std::ostream &os) const override {
+    os << "SetLimits(count " << count << ", " << mb << " MB, TTL " << ttl << " s)";
+  }
+};
+
+struct AdvanceClock : Cmd {
+  uint64_t sec = *rc::gen::elementOf(std::vector<uint64_t>{0, 1, 59, 61, 3600});
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &, ApiSut &) const override {
+    hak_stats_t s0 = hp::stats();
+    hak_test_advance_clock(sec * hp::kSecNs);
+    size_t n = hak_ss_evict();
+    hak_stats_t s1 = hp::stats();
+    RC_ASSERT(s0.ss_cached - s1.ss_cached == n);
+    RC_ASSERT((s1.evict_ttl - s0.evict_ttl) + (s1.evict_count - s0.evict_count) +
+                  (s1.evict_bytes - s0.evict_bytes) == n);
+    RC_ASSERT(s1.ss_in_use == s0.ss_in_use);
+  }
+  void show(std::ostream &os) const override { os << "AdvanceClock(" << sec << " s) + Evict"; }
+};
+
+struct FlushThreadCache : Cmd {
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &m, ApiSut &) const override {
+    hak_thread_flush();
+    hak_stats_t st = hp::stats();
+    uint64_t small = 0;
+    for (const auto &kv : m.blocks) small += !kv.second.large;
+    RC_ASSERT(st.slabs_active <= small);   // every slab still held has a live block
+    if (small == 0) RC_ASSERT(st.ss_in_use == 0u);
+  }
+  void show(std::ostream &os) const override { os << "FlushThreadCache"; }
+};
+
+// Requests that must fail without touching the heap.
+struct Impossible : Cmd {
+  int which = *rc::gen::inRange(0, 4);
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &, ApiSut &) const override {
+    errno = 0;
+    void *p = nullptr;
+    int want = ENOMEM;
+    switch (which) {
+      case 0: p = hak_malloc(SIZE_MAX - 4096); break;
+      case 1: p = hak_calloc(SIZE_MAX / 2, 3); break;
+      case 2: p = hak_aligned_alloc(24, 64); want = EINVAL; break;
+      default: p = hak_malloc(size_t(PTRDIFF_MAX) + 1); break;
+    }
+    RC_ASSERT(hp::addr(p) == 0u);
+    RC_ASSERT(errno == want);
+  }
+  void show(std::ostream &os) const override { os << "Impossible(" << which << ")"; }
+};
+
+}  // namespace
+
+int main() {
+  hp_init();
+  bool ok = rc::check("api model: public + control API against a model of live blocks and limits", [] {
+    const auto cmds = *rc::state::gen::commands(
+        ApiModel{}, rc::state::gen::execOneOfWithArgs<
+                        Malloc, Malloc, Malloc, Calloc, Realloc, Realloc, AlignedAlloc, Free, Free, Free,
+                        FreeSized, FreeSized, UsableSize, CheckContents, Prewarm, Trim, SetLimits,
+                        AdvanceClock, FlushThreadCache, FlushThreadCache, Impossible>());
+    hp::isolated([&] {
+      ApiSut sut;
+      RC_ASSERT(sut.base.small_live_blocks == 0u);   // a clean start: nothing live, nothing in use
+      RC_ASSERT(sut.base.ss_in_use == 0u);
+      RC_ASSERT(sut.base.large_live == 0u);
+      rc::state::runAll(cmds, ApiModel{}, sut);
+    });
+  });
+  return ok ? 0 : 1;
+}

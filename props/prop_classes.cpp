@@ -1,0 +1,116 @@
+// prop_classes.cpp — size classes against an independent reference.
+//
+// Reference: 8, 16, then steps of 16 up to 128, then four classes per doubling (p + p/4, p + p/2,
+// p + 3p/4, 2p) up to 32 KiB. Properties, for any size 0..32768:
+//   - the table has exactly the reference classes, strictly increasing (monotone);
+//   - hm_size_class(size) is the smallest class that fits (so it is also monotone in size);
+//   - every class of 16 bytes or more is a multiple of 16 (alignment), and 8 divides every class;
+//   - end to end: hak_malloc(size) is aligned, its block is that class (usable size: the class,
+//     or under ASan the request), and the statistics
+//     count it in that class (small_live_bytes grows by the class size).
+// Plus an exhaustive sweep of all 32769 sizes (cheap) so no boundary escapes the sampling.
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "prop_common.hpp"
+
+namespace {
+
+std::vector<size_t> reference_classes() {
+  std::vector<size_t> c = {8, 16};
+  for (size_t s = 32; s <= 128; s += 16) c.push_back(s);
+  for (size_t p = 128; p < hp::kSmallMax; p *= 2)
+    for (size_t k = 5; k <= 8; k++) c.push_back(p * k / 4);
+  return c;
+}
+
+const std::vector<size_t> &ref() {
+  static const std::vector<size_t> r = reference_classes();
+  return r;
+}
+
+size_t ref_class_size(size_t size) {
+  return *std::lower_bound(ref().begin(), ref().end(), std::max<size_t>(size, 1));
+}
+
+rc::Gen<size_t> gen_small_size() {
+  std::vector<size_t> edges;
+  for (size_t c : ref()) {
+    edges.push_back(c - 1);
+    edges.push_back(c);
+    edges.push_back(c + 1);
+  }
+  edges.back() = hp::kSmallMax;   // no 32769: that is a large request
+  return rc::gen::weightedOneOf<size_t>({{1, rc::gen::elementOf(edges)},
+                                         {1, rc::gen::inRange<size_t>(0, hp::kSmallMax + 1)}});
+}
+
+}  // namespace
+
+int main() {
+  hp_init();
+  bool ok = true;
+
+  // Exhaustive checks (deterministic: run once, not once per case).
+  std::printf("- classes: the table equals the reference, strictly increasing, aligned\n");
+  bool table = size_t(hp_class_count()) == ref().size();
+  for (unsigned c = 0; table && c < hp_class_count(); c++) {
+    size_t cs = hp_class_size(c);
+    if (cs != ref()[c] || cs % 8 != 0 || (cs >= 16 && cs % 16 != 0) ||
+        (c > 0 && cs <= hp_class_size(c - 1))) {
+      std::printf("Falsified: class %u is %zu bytes, the reference says %zu\n", c, cs, ref()[c]);
+      table = false;
+    }
+  }
+  std::printf("%s\n", table ? "OK, 1 exhaustive check" : "Falsified");
+  ok &= table;
+  std::printf("- classes: every size 0..32768 maps to the smallest class that fits (sweep)\n");
+  bool sweep = true;
+  for (size_t size = 0, prev = 0; sweep && size <= hp::kSmallMax; size++) {
+    unsigned c = hp_size_class(size);
+    if (c >= hp_class_count() || size_t(hp_class_size(c)) != ref_class_size(size) || c < prev) {
+      std::printf("Falsified: size %zu maps to class %u (%u bytes), the smallest that fits is %zu\n",
+                  size, c, c < hp_class_count() ? hp_class_size(c) : 0u, ref_class_size(size));
+      sweep = false;
+    }
+    prev = c;
+  }
+  std::printf("%s\n", sweep ? "OK, 32769 sizes" : "Falsified");
+  ok &= sweep;
+
+  ok &= rc::check("classes: a random size gets the smallest class that fits", [](void) {
+    size_t size = *gen_small_size();
+    unsigned c = hp_size_class(size);
+    RC_ASSERT(size_t(hp_class_size(c)) >= size);
+    if (c > 0) RC_ASSERT(size_t(hp_class_size(c - 1)) < std::max<size_t>(size, 1));
+    RC_ASSERT(size_t(hp_class_size(c)) == ref_class_size(size));
+    size_t other = *gen_small_size();   // monotone in size
+    if (other <= size) RC_ASSERT(hp_size_class(other) <= c);
+  });
+
+  ok &= rc::check("classes: hak_malloc(size) is aligned, its usable size is the class, counted as such",
+                  [](void) {
+    size_t size = *gen_small_size();
+    hp::isolated([&] {
+      hp::reset();
+      hak_stats_t s0 = hp::stats();
+      void *p = hak_malloc(size);
+      RC_ASSERT(hp::addr(p) != 0u);
+      size_t usable = hak_malloc_usable_size(p);   // the class size; under ASan the request
+      size_t block = hp_block_usable(p);
+      hak_stats_t s1 = hp::stats();
+      hp::fill_block(p, usable, 0x5a);   // the whole usable size is writable
+      hak_free(p);
+      RC_ASSERT(block == ref_class_size(size));
+      RC_ASSERT(usable >= size);
+      RC_ASSERT(usable <= block);
+      RC_ASSERT(hp::addr(p) % hp::min_align(size) == 0u);
+      RC_ASSERT(s1.small_live_blocks == s0.small_live_blocks + 1);
+      RC_ASSERT(s1.small_live_bytes == s0.small_live_bytes + ref_class_size(size));
+      RC_ASSERT(hp::check_str() == std::string());
+    });
+  });
+  hp::reset();
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,153 @@
+// prop_common.hpp — shared helpers of the hakmem property tests: the clean global state every
+// property case starts from, statistics, the self-check, and content patterns.
+//
+// The allocator's state is process-global, so every case starts with hp_reset(): the caller holds
+// no hakmem block, the thread's idle slabs go back (hak_thread_flush), the SuperSlab cache is
+// emptied (hak_trim) and the default limits are restored. Checks then compare statistics with the
+// model, as deltas from the baseline taken after the reset where the counter is cumulative.
+#pragma once
+
+#include <rapidcheck.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
+
+#include "hakmem.h"
+#include "prop_shim.h"
+
+namespace hp {
+
+constexpr uint64_t kSsSize = uint64_t(1) << 21;   // a SuperSlab: 2 MiB
+constexpr size_t kSmallMax = 32768;                // larger requests are large mappings
+constexpr hak_limits_t kDefaultLimits = {256, 512, 60};
+constexpr uint64_t kSecNs = 1000000000ull;
+
+inline hak_stats_t stats() {
+  hak_stats_t s;
+  hak_stats(&s);
+  return s;
+}
+
+// hak_check() as a string ("" when every invariant holds); never RC_ASSERT the raw pointer.
+inline std::string check_str() {
+  const char *why = hak_check();
+  return why ? std::string(why) : std::string();
+}
+
+inline void reset() {
+  hak_ss_set_limits(&kDefaultLimits);
+  hak_thread_flush();
+  hak_trim();
+  hak_ss_set_limits(&kDefaultLimits);
+}
+
+// The byte at offset i of a block filled with `fill`: position-dependent, so a shifted copy shows.
+inline uint8_t pat(uint8_t fill, size_t i) { return uint8_t(fill + i * 7u + (i >> 8)); }
+
+inline void fill_block(void *p, size_t n, uint8_t fill) {
+  auto *b = static_cast<uint8_t *>(p);
+  for (size_t i = 0; i < n; i++) b[i] = pat(fill, i);
+}
+
+// Index of the first byte of [0, n) that differs from the pattern, or n.
+inline size_t first_bad(const void *p, size_t n, uint8_t fill) {
+  const auto *b = static_cast<const uint8_t *>(p);
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != pat(fill, i)) return i;
+  return n;
+}
+
+inline size_t first_nonzero(const void *p, size_t n) {
+  const auto *b = static_cast<const uint8_t *>(p);
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != 0) return i;
+  return n;
+}
+
+inline uintptr_t addr(const void *p) { return reinterpret_cast<uintptr_t>(p); }
+
+// The alignment malloc promises for a request of `size` bytes (README: 16 from 16 B up, else 8).
+inline size_t min_align(size_t size) { return size >= 16 ? 16 : 8; }
+
+inline bool env_flag(const char *name) {
+  const char *v = std::getenv(name);
+  return v != nullptr && v[0] != '\0' && v[0] != '0';
+}
+
+// Fork mode (HAK_PROPS_FORK, default 1): every case runs in a forked child, so a case that makes
+// the allocator abort (a hardening check, or an invariant in a debug build) or a sanitizer report
+// still fails as an ordinary case and RapidCheck shrinks it; and every case starts from the
+// parent's clean allocator state. HAK_PROPS_FORK=0 runs in process (the valgrind preset does).
+inline bool fork_mode() {
+  static const bool on = [] {
+    const char *v = std::getenv("HAK_PROPS_FORK");
+    return v == nullptr || v[0] != '0';
+  }();
+  return on;
+}
+
+// Runs `body` (which uses RC_ASSERT, never RC_PRE) in a child in fork mode, else here. Generate
+// every value before calling it: generation must happen in the parent for shrinking to work.
+inline void isolated(const std::function<void()> &body) {
+  if (!fork_mode()) {
+    body();
+    return;
+  }
+  int fds[2];
+  RC_ASSERT(pipe(fds) == 0);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = fork();
+  RC_ASSERT(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    dup2(fds[1], 2);   // allocator fatal messages and sanitizer reports go to the parent
+    std::string msg;
+    int code = 0;
+    try {
+      body();
+    } catch (const rc::detail::CaseResult &r) {
+      code = 1;
+      msg = r.description;
+    } catch (const std::exception &e) {
+      code = 1;
+      msg = std::string("exception: ") + e.what();
+    } catch (...) {
+      code = 1;
+      msg = "unknown exception";
+    }
+    if (!msg.empty()) (void)!write(2, msg.data(), msg.size());
+    _exit(code);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) out.append(buf, size_t(n));
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 1 && out.find("hakmem") == std::string::npos &&
+      out.find("Sanitizer") == std::string::npos)
+    RC_FAIL(out);   // an RC_ASSERT in the child: its own message
+  std::string why = WIFSIGNALED(status)
+                        ? "the case died with signal " + std::to_string(WTERMSIG(status)) +
+                              (WTERMSIG(status) == SIGABRT ? " (SIGABRT)" : "")
+                        : "the case exited with status " + std::to_string(WEXITSTATUS(status));
+  RC_FAIL(why + "; its stderr:\n" + out);
+}
+
+}  // namespace hp
