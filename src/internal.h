@@ -170,7 +170,6 @@ extern const uint8_t hm_class_lut[HM_SMALL_MAX / 8 + 1];
  * and free takes the slow path, where the per-block mitigations run. */
 extern __thread hm_heap *hm_tl_self;
 extern hm_slab hm_empty_slab;
-#define HM_HAS_SLAB(s) ((s) != &hm_empty_slab)
 #define HM_NO_HEAP ((hm_heap *)(uintptr_t)16)
 extern __thread hm_heap *hm_tl_heap;
 extern __thread hm_slab *hm_tl_cur[HM_CLASSES];
