@@ -45,6 +45,9 @@ static size_t ref_usable(size_t size, size_t align) {
  * malloc does; elsewhere the whole block. */
 static bool usable_ok(size_t usable, size_t size, size_t align) {
   size_t want = ref_usable(size, align);
+  /* a large request may reuse a cached mapping up to a quarter larger (large.c) */
+  bool large = size > HM_SMALL_MAX || align > HM_SMALL_MAX;
+  if (large && usable > want && usable <= want + want / 4) return true;
 #ifdef FZ_ASAN
   return usable == want || (usable >= size && usable < want);
 #else

@@ -108,6 +108,8 @@ typedef struct hak_stats_s {
   /* large */
   uint64_t large_live;         /* live large allocations */
   uint64_t large_live_bytes;   /* their usable bytes */
+  uint64_t large_cached;       /* freed large mappings kept for reuse (hak_trim unmaps them) */
+  uint64_t large_cached_bytes;
   /* system calls */
   uint64_t mmap_calls;
   uint64_t munmap_calls;

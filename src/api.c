@@ -35,6 +35,7 @@ static owner_info owner_of(void *p, const char *what, const char *freed) {
   if (!(e & HM_REG_SS)) {
     o.large = (hm_large *)e;
     HM_CHECK(HM_UNHIDE(o.large->base) == (uintptr_t)p, what, p);
+    HM_CHECK(o.large->magic == HM_LARGE_MAGIC, freed, p);   /* else cached after a free */
     return o;
   }
   hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
@@ -228,7 +229,8 @@ HAK_API size_t hak_malloc_usable_size(void *p) {
 
 HAK_API int hak_malloc_trim(size_t pad) {
   (void)pad;
-  return hak_trim() > 0;
+  size_t large = hm_large_trim();
+  return hak_trim() + large > 0;
 }
 
 /* ---- control API ---------------------------------------------------------------------------------- */
@@ -269,6 +271,7 @@ HAK_API void hak_thread_flush(void) {
 
 HAK_API size_t hak_trim(void) {
   hak_thread_flush();
+  hm_large_trim();
   return hm_pool_trim();
 }
 

@@ -109,6 +109,7 @@ void *hm_os_map_aligned(size_t size, size_t align);   /* NULL on failure */
 void hm_os_unmap(void *p, size_t size);
 void *hm_os_map(size_t size);
 int hm_os_protect_none(void *p, size_t size);
+int hm_os_protect_rw(void *p, size_t size);
 void *hm_os_remap_to(void *old, size_t old_size, size_t new_size, void *target);
 void hm_os_decommit(void *p, size_t size);
 typedef struct hm_os_counters {
@@ -219,6 +220,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero);
 void hm_large_free(hm_large *l, void *p);
 bool hm_large_recently_freed(const void *p);
 size_t hm_large_chunks(void);
+size_t hm_large_trim(void);   /* unmap the cache of freed mappings; returns how many */
 void *hm_large_realloc(hm_large *l, void *p, size_t size);
 void hm_large_stats(hak_stats_t *st);
 bool hm_large_is_valid(const char **why);

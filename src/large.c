@@ -1,8 +1,15 @@
 /* large.c — requests above the slab tier: each gets its own 2 MiB-aligned mapping (so the
  * registry maps whole chunks to it) with a PROT_NONE guard page after the usable bytes, and grows
- * by mremap into a fresh aligned reservation (pages move, nothing is copied).
- * Invariants (large_lock): live == len(list), live_bytes == sum of usable; every chunk of a live
- * mapping is registered to its descriptor; the user pointer is the mapping start.
+ * by mremap into a fresh aligned reservation (pages move, nothing is copied), by at least half
+ * its size so a chain of small growths remaps O(log n) times.
+ * Freed mappings up to 16 MiB wait in a small cache (64 entries, 64 MiB, newest first) for a
+ * request of about their size, PROT_NONE meanwhile (a write after free still faults): reuse costs
+ * one mprotect instead of mapping, trimming, guarding and registering. A cached mapping stays
+ * registered to its descriptor (magic HM_LARGE_CACHED), so a second free of it is a "double
+ * free"; hak_trim and malloc_trim unmap the cache.
+ * Invariants (large_lock): live == len(live list), live_bytes == sum of their usable;
+ * cached == len(cache list) <= 64, cached_bytes == sum of their usable <= 64 MiB; every chunk of
+ * a live or cached mapping is registered to its descriptor; the user pointer is the mapping start.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -12,6 +19,12 @@
 static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
 static hm_large *live_head;
 static uint64_t live_n, live_bytes;
+static hm_large *cache_head, *cache_tail;   /* newest first */
+static uint64_t cache_n, cache_bytes;
+#define CACHE_MAX 64u
+#define CACHE_BYTES ((size_t)64 << 20)
+#define CACHE_BLOCK_MAX ((size_t)16 << 20)
+#define HM_LARGE_CACHED 0x4c614361u
 #define FREED_RING 64
 static uintptr_t freed_ring[FREED_RING];   /* bases of recently freed mappings: "double free" */
 static unsigned freed_pos;
@@ -21,14 +34,8 @@ static unsigned freed_pos;
 void hm_large_lock(void) { pthread_mutex_lock(&large_lock); }
 void hm_large_unlock(void) { pthread_mutex_unlock(&large_lock); }
 
-/* Registry entries and the live list change together under large_lock, so no fork can see one
- * without the other (lock order: large_lock, then the registry's). */
-static bool live_link(hm_large *l) {
-  pthread_mutex_lock(&large_lock);
-  if (!hm_registry_set(HM_UNHIDE(l->base), l->map_size, (uintptr_t)l)) {
-    pthread_mutex_unlock(&large_lock);
-    return false;
-  }
+/* large_lock held. */
+static void live_push(hm_large *l) {
   l->prev = NULL;
   l->next = live_head;
   if (live_head) live_head->prev = l;
@@ -37,20 +44,84 @@ static bool live_link(hm_large *l) {
   live_bytes += l->usable;
   for (unsigned i = 0; i < FREED_RING; i++)
     if (freed_ring[i] == HM_UNHIDE(l->base)) freed_ring[i] = 0;
-  pthread_mutex_unlock(&large_lock);
-  return true;
 }
 
-static void live_unlink(hm_large *l, bool remember) {
+/* Registry entries and the live list change together under large_lock, so no fork can see one
+ * without the other (lock order: large_lock, then the registry's). */
+static bool live_link(hm_large *l) {
   pthread_mutex_lock(&large_lock);
+  bool ok = hm_registry_set(HM_UNHIDE(l->base), l->map_size, (uintptr_t)l);
+  if (ok) live_push(l);
+  pthread_mutex_unlock(&large_lock);
+  return ok;
+}
+
+/* large_lock held. */
+static void live_remove(hm_large *l) {
   if (l->prev) l->prev->next = l->next; else live_head = l->next;
   if (l->next) l->next->prev = l->prev;
   live_n--;
   live_bytes -= l->usable;
-  hm_registry_clear(HM_UNHIDE(l->base), l->map_size);
-  if (remember) freed_ring[freed_pos++ % FREED_RING] = HM_UNHIDE(l->base);
-  pthread_mutex_unlock(&large_lock);
 }
+
+/* large_lock held: the mapping leaves the registry; its base is remembered as freed. */
+static void forget(hm_large *l) {
+  hm_registry_clear(HM_UNHIDE(l->base), l->map_size);
+  freed_ring[freed_pos++ % FREED_RING] = HM_UNHIDE(l->base);
+}
+
+static void unmap_large(hm_large *l) {
+  hm_san_unmap((void *)HM_UNHIDE(l->base), l->map_size);
+  hm_os_unmap((void *)HM_UNHIDE(l->base), l->map_size);
+  hm_meta_large_free(l);
+}
+
+/* ---- the cache of freed mappings (large_lock held) ---- */
+static void cache_remove(hm_large *l) {
+  if (l->prev) l->prev->next = l->next; else cache_head = l->next;
+  if (l->next) l->next->prev = l->prev; else cache_tail = l->prev;
+  cache_n--;
+  cache_bytes -= l->usable;
+}
+
+static void cache_push(hm_large *l) {
+  l->magic = HM_LARGE_CACHED;
+  l->prev = NULL;
+  l->next = cache_head;
+  if (cache_head) cache_head->prev = l; else cache_tail = l;
+  cache_head = l;
+  cache_n++;
+  cache_bytes += l->usable;
+}
+
+/* The newest cached mapping that fits `usable` bytes without wasting more than a quarter. */
+static hm_large *cache_take(size_t usable) {
+  for (hm_large *l = cache_head; l != NULL; l = l->next)
+    if (l->usable >= usable && l->usable - usable <= usable / 4) {
+      cache_remove(l);
+      return l;
+    }
+  return NULL;
+}
+
+/* Unmap the oldest cached mappings while over `max_n` entries or `max_bytes`. */
+static size_t cache_shrink(uint64_t max_n, size_t max_bytes) {
+  size_t n = 0;
+  pthread_mutex_lock(&large_lock);
+  while (cache_tail != NULL && (cache_n > max_n || cache_bytes > max_bytes)) {
+    hm_large *l = cache_tail;
+    cache_remove(l);
+    forget(l);
+    pthread_mutex_unlock(&large_lock);
+    unmap_large(l);
+    n++;
+    pthread_mutex_lock(&large_lock);
+  }
+  pthread_mutex_unlock(&large_lock);
+  return n;
+}
+
+size_t hm_large_trim(void) { return cache_shrink(0, 0); }
 
 bool hm_large_recently_freed(const void *p) {
   bool hit = false;
@@ -78,6 +149,24 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
   }
   size_t usable = PAGE_ROUND(size ? size : 1);
   if (align < HM_SS_SIZE) align = HM_SS_SIZE;
+  if (align == HM_SS_SIZE) {   /* cache_n is read under the lock: no unlocked shortcut */
+    pthread_mutex_lock(&large_lock);
+    hm_large *c = cache_take(usable);
+    if (c != NULL) {
+      c->magic = HM_LARGE_MAGIC;
+      c->requested = size;
+      live_push(c);
+    }
+    pthread_mutex_unlock(&large_lock);
+    if (c != NULL) {
+      void *p = (void *)HM_UNHIDE(c->base);
+      hm_os_protect_rw(p, c->usable);
+      hm_san_alloc(p, size, c->usable, false);
+      if (zero) memset(p, 0, size);   /* a reused mapping holds old data */
+      if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_CLASSES, c->usable);
+      return p;
+    }
+  }
   hm_large *l = hm_meta_large_alloc();
   char *p = l ? map_with_guard(usable, align) : NULL;
   if (p == NULL) goto fail;
@@ -100,13 +189,19 @@ fail:
 }
 
 void hm_large_free(hm_large *l, void *p) {
-  HM_CHECK((uintptr_t)p == HM_UNHIDE(l->base) && l->magic == HM_LARGE_MAGIC, "invalid free", p);
-  live_unlink(l, true);
+  bool at_base = (uintptr_t)p == HM_UNHIDE(l->base);
+  if (!at_base || l->magic != HM_LARGE_MAGIC)
+    hm_fatal(at_base && l->magic == HM_LARGE_CACHED ? "double free" : "invalid free", p);
   if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_CLASSES, l->usable);
   hm_san_free(p, l->usable);
-  hm_san_unmap((void *)HM_UNHIDE(l->base), l->map_size);
-  hm_os_unmap((void *)HM_UNHIDE(l->base), l->map_size);
-  hm_meta_large_free(l);
+  bool keep = l->usable <= CACHE_BLOCK_MAX;
+  if (keep) hm_os_protect_none(p, l->usable);   /* before anyone can take it from the cache */
+  pthread_mutex_lock(&large_lock);
+  live_remove(l);
+  if (keep) cache_push(l); else forget(l);
+  pthread_mutex_unlock(&large_lock);
+  if (keep) cache_shrink(CACHE_MAX, CACHE_BYTES);
+  else unmap_large(l);
 }
 
 /* Grow or shrink in place when the page-rounded size allows, else move the pages into a new
@@ -124,6 +219,8 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
     return p;
   }
   if (size > PTRDIFF_MAX - HM_SS_SIZE) return NULL;
+  size_t grown = PAGE_ROUND(l->usable + l->usable / 2);   /* room for the next growths */
+  if (usable < grown && grown <= PTRDIFF_MAX - HM_SS_SIZE) usable = grown;
   size_t map_size = usable + HM_PAGE_SIZE;
   char *target = hm_os_map_aligned(map_size, HM_SS_SIZE);
   if (target == NULL) return NULL;
@@ -167,6 +264,8 @@ void hm_large_stats(hak_stats_t *st) {
   pthread_mutex_lock(&large_lock);
   st->large_live = live_n;
   st->large_live_bytes = live_bytes;
+  st->large_cached = cache_n;
+  st->large_cached_bytes = cache_bytes;
   pthread_mutex_unlock(&large_lock);
 }
 
@@ -175,6 +274,7 @@ size_t hm_large_chunks(void) {
   size_t n = 0;
   pthread_mutex_lock(&large_lock);
   for (hm_large *l = live_head; l != NULL; l = l->next) n += (l->map_size + HM_SS_SIZE - 1) >> HM_SS_SHIFT;
+  for (hm_large *l = cache_head; l != NULL; l = l->next) n += (l->map_size + HM_SS_SIZE - 1) >> HM_SS_SHIFT;
   pthread_mutex_unlock(&large_lock);
   return n;
 }
@@ -200,6 +300,20 @@ bool hm_large_is_valid(const char **why) {
   }
   if (ok && (n != live_n || bytes != live_bytes)) {
     *why = "large: live count or bytes disagree with the list";
+    ok = false;
+  }
+  n = bytes = 0;
+  for (hm_large *l = cache_head; l != NULL && ok; l = l->next) {
+    n++;
+    bytes += l->usable;
+    if (l->magic != HM_LARGE_CACHED || hm_registry_lookup((void *)HM_UNHIDE(l->base)) != (uintptr_t)l ||
+        (l->next == NULL) != (l == cache_tail)) {
+      *why = "large: cached mapping not cached, or not registered";
+      ok = false;
+    }
+  }
+  if (ok && (n != cache_n || bytes != cache_bytes || n > CACHE_MAX || bytes > CACHE_BYTES)) {
+    *why = "large: cache count or bytes disagree with the list or the limits";
     ok = false;
   }
   pthread_mutex_unlock(&large_lock);

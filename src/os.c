@@ -61,6 +61,11 @@ int hm_os_protect_none(void *p, size_t size) {
   return mprotect(p, size, PROT_NONE);
 }
 
+int hm_os_protect_rw(void *p, size_t size) {
+  COUNT(mprotect);
+  return mprotect(p, size, PROT_READ | PROT_WRITE);
+}
+
 /* Move the pages of [old, old+old_size) to `target` (a reserved range of new_size bytes), growing
  * the mapping; the kernel moves page tables, nothing is copied. NULL on failure. */
 void *hm_os_remap_to(void *old, size_t old_size, size_t new_size, void *target) {
