@@ -60,15 +60,6 @@ HM_NOINLINE void hm_free_other(void *p, uintptr_t e) {
 
 HAK_API void hak_free(void *p) { hm_free_fast(p); }
 
-/* The size class an aligned request is served from (see hm_small_alloc_aligned). */
-static int aligned_class(size_t size, size_t align) {
-  size_t need = size > align ? size : align;
-  if (need > HM_SMALL_MAX) return -1;
-  for (unsigned cls = hm_size_class(need); cls < HM_CLASSES; cls++)
-    if (hm_class_size[cls] % align == 0) return (int)cls;
-  return -1;
-}
-
 /* free_sized / free_aligned_sized: the size must be one the block can have been requested with.
  * A large block records its request (compared page-rounded). A small block holds any size its
  * class serves, or that realloc kept in place: (usable / 2, usable], anything for <= 16 bytes;
@@ -84,7 +75,7 @@ static void free_checked(void *p, size_t size, size_t align, const char *what) {
   } else {
     size_t usable = o.slab->block_size;
     bool ok = size <= usable && (size > usable / 2 || usable <= 16);
-    if (align > 8) ok |= aligned_class(size, align) == (int)o.slab->cls;
+    if (align > 8) ok |= hm_aligned_class(size, align) == (int)o.slab->cls;
     HM_CHECK(ok, what, p);
   }
   hak_free(p);
@@ -167,9 +158,9 @@ static void *alloc_aligned(size_t align, size_t size) {
     return NULL;
   }
   if (align <= 8) return hak_malloc(size);
-  int cls = aligned_class(size, align);
+  int cls = hm_aligned_class(size, align);
   if (cls >= 0) {
-    void *p = hm_small_alloc_aligned(size, align);
+    void *p = hm_small_alloc_aligned(size, align, (unsigned)cls);
     if (p != NULL) hm_san_alloc(p, size, hm_class_size[cls], false);
     return p;
   }
@@ -227,10 +218,17 @@ HAK_API size_t hak_malloc_usable_size(void *p) {
   return hm_san_requested(p, usable_of(p, o));
 }
 
+/* hak_trim's steps, keeping the count of large mappings unmapped too. */
+static size_t trim_all(size_t *large) {
+  hak_thread_flush();
+  *large = hm_large_trim();
+  return hm_pool_trim();
+}
+
 HAK_API int hak_malloc_trim(size_t pad) {
   (void)pad;
-  size_t large = hm_large_trim();
-  return hak_trim() + large > 0;
+  size_t large, superslabs = trim_all(&large);
+  return superslabs + large > 0;
 }
 
 /* ---- control API ---------------------------------------------------------------------------------- */
@@ -270,9 +268,8 @@ HAK_API void hak_thread_flush(void) {
 }
 
 HAK_API size_t hak_trim(void) {
-  hak_thread_flush();
-  hm_large_trim();
-  return hm_pool_trim();
+  size_t large;
+  return trim_all(&large);
 }
 
 HAK_API void hak_test_advance_clock(uint64_t ns) {

@@ -153,7 +153,6 @@ static hm_heap *heap_get(void) {
   if (h != HM_NO_HEAP) return h;
   h = hm_meta_heap_alloc();
   if (h == NULL) return NULL;
-  h->live = true;
   h->rng = (hm_secret ^ (uintptr_t)h) | 1u;
   hm_tl_self = h;
   hm_tl_heap = (hm_mit & HM_MIT_PER_BLOCK) ? HM_NO_HEAP : h;   /* see hm_tl_self */
@@ -225,24 +224,29 @@ static void *heap_alloc(unsigned cls) {
 
 HM_NOINLINE void *hm_heap_malloc_slow(unsigned cls, size_t size) {
   hm_ensure_init();
-  if (hm_unlikely(hm_mit & HM_MIT_PER_BLOCK)) return hm_strict_malloc(size, 0);
+  if (hm_unlikely(hm_mit & HM_MIT_PER_BLOCK)) return hm_strict_malloc(size, 1);
   void *p = heap_alloc(cls);
   if (p == NULL) errno = ENOMEM;
   return p;
 }
 
-/* An aligned small block: the first class at least as large whose block size is a multiple of
- * `align` (blocks sit at multiples of their size from a 64 KiB-aligned slab start). */
-void *hm_small_alloc_aligned(size_t size, size_t align) {
-  size_t need = size > align ? size : align;
-  if (need > HM_SMALL_MAX) return NULL;
+/* The class serving `need` bytes at alignment `align`: the first class holding max(need, align)
+ * whose block size is a multiple of `align` (blocks sit at multiples of their size from a 64 KiB-
+ * aligned slab start; every class is a multiple of 8). -1: the large tier. */
+int hm_aligned_class(size_t need, size_t align) {
+  HAK_ASSERT(align >= 1);
+  size_t n = need > align ? need : align;
+  if (n > HM_SMALL_MAX) return -1;
+  for (unsigned cls = hm_size_class(n); cls < HM_CLASSES; cls++)
+    if (hm_class_size[cls] % align == 0) return (int)cls;
+  return -1;
+}
+
+/* An aligned small block of class `cls` (from hm_aligned_class). */
+void *hm_small_alloc_aligned(size_t size, size_t align, unsigned cls) {
   if (hm_mit & HM_MIT_PER_BLOCK) return hm_strict_malloc(size, align);
-  for (unsigned cls = hm_size_class(need); cls < HM_CLASSES; cls++) {
-    if (hm_class_size[cls] % align != 0) continue;
-    void *p = hm_slab_pop(hm_tl_cur[cls]);
-    return p ? p : hm_heap_malloc_slow(cls, size);
-  }
-  return NULL;
+  void *p = hm_slab_pop(hm_tl_cur[cls]);
+  return p ? p : hm_heap_malloc_slow(cls, size);
 }
 
 /* ---- free slow paths ------------------------------------------------------------------------------- */
@@ -352,7 +356,6 @@ void hm_heap_thread_exit(void *heap) {
   hm_heap *h = heap;
   if (h == NULL || h == HM_NO_HEAP) return;
   heap_release(h, true);
-  h->live = false;
   hm_tl_self = HM_NO_HEAP;
   hm_tl_heap = HM_NO_HEAP;
   hm_meta_heap_free(h);
@@ -534,25 +537,16 @@ void hm_strict_free(void *p, hm_slab *s, bool local) {
   if (s->used == 0) hm_slab_emptied(s);
 }
 
-/* The class a request is served from at strict levels: room for the trailer, and the alignment
- * (see hm_small_alloc_aligned). -1: the large tier. */
-static int strict_class(size_t need, size_t align) {
-  if (need > HM_SMALL_MAX) return -1;
-  for (unsigned cls = hm_size_class(need > align ? need : align); cls < HM_CLASSES; cls++)
-    if (align <= 8 || hm_class_size[cls] % align == 0) return (int)cls;
-  return -1;
-}
-
 /* free_sized / free_aligned_sized at strict levels: the exact request, from the class the same
  * request and alignment would have been served from. */
 bool hm_strict_size_ok(const void *p, const hm_slab *s, size_t size, size_t align) {
   size_t need = (hm_mit & HM_MIT_CANARY) ? size + TRAILER : size;
-  return size == hm_strict_requested(p, s) && strict_class(need, align) == (int)s->cls;
+  return size == hm_strict_requested(p, s) && hm_aligned_class(need, align) == (int)s->cls;
 }
 
 void *hm_strict_malloc(size_t size, size_t align) {
   size_t need = (hm_mit & HM_MIT_CANARY) ? size + TRAILER : size;
-  int cls = strict_class(need, align);
+  int cls = hm_aligned_class(need, align);   /* room for the trailer, and the alignment */
   if (cls < 0) return hm_large_alloc(size, align > HM_PAGE_SIZE ? align : HM_PAGE_SIZE, false);
   void *p = heap_alloc((unsigned)cls);
   if (p == NULL) {

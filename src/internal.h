@@ -89,8 +89,6 @@ typedef struct hm_heap {
   uint64_t rng;                   /* per-thread xorshift state for randomised slot order */
   uint32_t quar_len, quar_next;   /* quarantine ring: quar_len entries, oldest at quar_next */
   void *quar[HM_QUARANTINE_MAX];  /* freed blocks whose reuse is delayed (strict levels) */
-  struct hm_heap *next_free;      /* free heaps (meta pool) */
-  bool live;                      /* attached to a running thread */
 } hm_heap;
 
 /* A large allocation: its own mapping, 2 MiB-aligned, a guard page after it. */
@@ -183,7 +181,8 @@ void hm_heap_key_init(void);
 void hm_heap_thread_exit(void *heap);
 bool hm_heap_is_valid(hm_heap *h, const char **why);
 bool hm_slab_is_valid(const hm_slab *s, const char **why);
-void *hm_small_alloc_aligned(size_t size, size_t align);
+int hm_aligned_class(size_t need, size_t align);
+void *hm_small_alloc_aligned(size_t size, size_t align, unsigned cls);
 extern _Atomic uint64_t hm_remote_free_count;
 extern _Atomic uint64_t hm_adopt_count;
 
