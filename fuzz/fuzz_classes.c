@@ -3,8 +3,10 @@
  * The reference is the rule from tools/gen_class_table.py, written out again here: classes are
  * 8, the multiples of 16 up to 128, then 5/4, 6/4, 7/4 and 8/4 of every power of two up to 32 KiB;
  * a request gets the smallest class that holds it; an aligned request the first class at least
- * max(size, align) whose size is a multiple of the alignment; everything larger its own mapping,
- * page-rounded. Checked:
+ * max(size, align) whose size is a multiple of the alignment; at the off and fast levels a request
+ * of 32 KiB < size <= 512 KiB (alignment at most a page) the smallest medium class
+ * ((5 + k % 4) << (13 + k / 4), fuzz_helpers.h), 8 KiB-aligned; everything larger its own
+ * mapping, page-rounded. Checked:
  *   - once: the class table equals the reference list, and the block-index arithmetic (multiply by
  *     the slab's inverse, no division) agrees with division at every offset of every class;
  *   - per input, for (size, alignment, offset) triples from the input: hm_size_class, the usable
@@ -30,6 +32,8 @@ static unsigned ref_class(size_t n) {
   return c;
 }
 
+static bool mid_on;   /* the medium tier is on at this hardening level */
+
 static size_t page_round(size_t n) { return (n + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1); }
 
 /* Usable size the allocator should give an aligned request (align <= 8: plain malloc). */
@@ -38,16 +42,28 @@ static size_t ref_usable(size_t size, size_t align) {
   if (need <= HM_SMALL_MAX)
     for (unsigned c = ref_class(need); c < ref_n; c++)
       if (align <= 8 || ref_size[c] % align == 0) return ref_size[c];
+  if (fz_tier_for(mid_on, size, align) == FZ_MID) return fz_mid_class_size(fz_mid_class(size));
   return page_round(size ? size : 1);
 }
 
 /* Under ASan hakmem reports the requested size as usable (the slack is poisoned), as ASan's own
  * malloc does; elsewhere the whole block. */
+static bool usable_ok_(size_t usable, size_t size, size_t align);
 static bool usable_ok(size_t usable, size_t size, size_t align) {
+  bool ok = usable_ok_(usable, size, align);
+  if (!ok)
+    fprintf(stderr, "fuzz_classes: size %zu, alignment %zu: usable %zu, the reference says %zu\n", size,
+            align, usable, ref_usable(size, align));
+  return ok;
+}
+static bool usable_ok_(size_t usable, size_t size, size_t align) {
   size_t want = ref_usable(size, align);
-  /* a large request may reuse a cached mapping up to a quarter larger (large.c) */
-  bool large = size > HM_SMALL_MAX || align > HM_SMALL_MAX;
-  if (large && usable > want && usable <= want + want / 4) return true;
+  /* a large request may reuse a cached mapping up to a quarter larger (large.c), or at the off
+   * and fast levels up to 8 MiB larger (the block keeps the whole mapping to grow in place) */
+  bool large = fz_tier_for(mid_on, size, align) == FZ_LARGE;
+  size_t slack = want / 4;
+  if (mid_on && slack < ((size_t)8 << 20)) slack = (size_t)8 << 20;
+  if (large && usable > want && usable <= want + slack) return true;
 #ifdef FZ_ASAN
   return usable == want || (usable >= size && usable < want);
 #else
@@ -70,6 +86,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
   ref_build();
+  mid_on = fz_mid_level();
+  for (unsigned k = 1; k < FZ_MID_CLASSES; k++)
+    FUZZ_ASSERT(fz_mid_class_size(k) > fz_mid_class_size(k - 1) && fz_mid_class_size(k) % FZ_MID_ALIGN == 0,
+                "medium reference classes");
+  FUZZ_ASSERT(fz_mid_class_size(0) > HM_SMALL_MAX && fz_mid_class_size(FZ_MID_CLASSES - 1) == FZ_MID_MAX,
+              "medium reference range");
   FUZZ_ASSERT(ref_n == HM_CLASSES, "class count differs from the reference");
   for (unsigned c = 0; c < ref_n; c++) FUZZ_ASSERT(hm_class_size[c] == ref_size[c], "class table");
   for (unsigned c = 0; c < HM_CLASSES; c++) {
@@ -81,6 +103,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
+/* The block is in the tier the reference gives; a medium one of its class (also under ASan, where
+ * the usable size is the request), 8 KiB-aligned. */
+static void check_tier(void *p, size_t size, size_t align) {
+  size_t bs;
+  fz_tier want = fz_tier_for(mid_on, size, align);
+  FUZZ_ASSERT(fz_owner(p, &bs) == want, "block not in the tier the reference gives");
+  if (want == FZ_MID) {
+    FUZZ_ASSERT(bs == fz_mid_class_size(fz_mid_class(size)), "medium block not of the smallest class that fits");
+    FUZZ_ASSERT((uintptr_t)p % FZ_MID_ALIGN == 0, "medium block not 8 KiB-aligned");
+  }
+}
+
 static void check_size(size_t size) {
   if (size <= HM_SMALL_MAX) {
     unsigned c = hm_size_class(size);
@@ -90,7 +124,8 @@ static void check_size(size_t size) {
   FUZZ_ASSERT(p != NULL, "malloc failed");
   FUZZ_ASSERT((uintptr_t)p % (size >= 16 ? 16 : 8) == 0, "malloc alignment");
   FUZZ_ASSERT(usable_ok(hak_malloc_usable_size(p), size, 1), "usable size of malloc");
-  if (size) memset(p, 0xa5, size < 65536 ? size : 65536);
+  check_tier(p, size, 1);
+  if (size) memset(p, 0xa5, size <= FZ_MID_MAX ? size : 65536);
   hak_free_sized(p, size);
 }
 
@@ -98,12 +133,14 @@ static void check_aligned(size_t size, size_t align) {
   void *p = hak_aligned_alloc(align, size);
   FUZZ_ASSERT(p != NULL && (uintptr_t)p % align == 0, "aligned_alloc alignment");
   FUZZ_ASSERT(usable_ok(hak_malloc_usable_size(p), size, align), "usable size of aligned_alloc");
+  check_tier(p, size, align);
   hak_free_aligned_sized(p, align, size);
   if (align >= sizeof(void *)) {
     void *q = NULL;
     FUZZ_ASSERT(hak_posix_memalign(&q, align, size) == 0 && (uintptr_t)q % align == 0,
                 "posix_memalign alignment");
     FUZZ_ASSERT(usable_ok(hak_malloc_usable_size(q), size, align), "usable size of posix_memalign");
+    check_tier(q, size, align);
     hak_free(q);
   }
 }

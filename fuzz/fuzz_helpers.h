@@ -84,21 +84,42 @@ static inline uint64_t fd_range(fuzz_data *d, uint64_t lo, uint64_t hi) {
 
 #define FZ_MAX_SIZE ((size_t)4 << 20)   /* largest request: keeps an input well under 10 ms */
 
+/* The medium tier (docs/design.md), written out again as the reference: at the off and fast
+ * hardening levels, 32 KiB < size <= 512 KiB gets a medium block; class k (0..15) is
+ * (5 + k % 4) << (13 + k / 4) bytes (40 KiB .. 512 KiB, four per doubling), 8 KiB-aligned. */
+#define FZ_MID_MAX ((size_t)512 << 10)
+#define FZ_MID_CLASSES 16u
+#define FZ_MID_ALIGN ((size_t)8192)
+static inline size_t fz_mid_class_size(unsigned k) { return (size_t)(5u + k % 4u) << (13u + k / 4u); }
+
 /* A request size biased to the edges where allocators break: class sizes +-2, page multiples,
- * the small/large border, slab and SuperSlab sizes, small values and arbitrary ones. */
+ * the small/medium/large borders, slab and SuperSlab sizes, small values and arbitrary ones.
+ * Bit 3 of the selector (unused before the medium tier, so older inputs keep their meaning when
+ * it is clear) moves cases 0-2 to the medium classes, case 4 to the medium range, case 5 to page
+ * multiples up to 130 pages and case 6 to the medium/large edges. */
 static inline size_t fd_size(fuzz_data *d) {
   uint8_t sel = fd_u8(d);
   int delta = (int)(sel >> 4) % 5 - 2;   /* -2 .. 2 */
+  bool mid = (sel & 8) != 0;
   size_t base;
   switch (sel & 7) {
-    case 0: case 1: case 2: base = hm_class_size[fd_u8(d) % HM_CLASSES]; break;
+    case 0: case 1: case 2:
+      base = mid ? fz_mid_class_size(fd_u8(d) % FZ_MID_CLASSES) : hm_class_size[fd_u8(d) % HM_CLASSES];
+      break;
     case 3: return fd_u8(d);
-    case 4: return (size_t)fd_range(d, 0, HM_SMALL_MAX + 64);
-    case 5: base = (size_t)fd_range(d, 0, 17) * HM_PAGE_SIZE; break;
+    case 4:
+      if (mid) return (size_t)fd_range(d, HM_SMALL_MAX - 64, FZ_MID_MAX + 64);
+      return (size_t)fd_range(d, 0, HM_SMALL_MAX + 64);
+    case 5: base = (size_t)fd_range(d, 0, mid ? 130 : 17) * HM_PAGE_SIZE; break;
     case 6: {
       static const size_t edges[] = {HM_SMALL_MAX, HM_SLAB_SIZE, HM_SLAB_SIZE / 2, HM_SS_SIZE,
                                      HM_SS_SIZE / 2, 2 * HM_SS_SIZE, HM_SMALL_MAX + HM_PAGE_SIZE};
-      base = edges[fd_u8(d) % (sizeof edges / sizeof edges[0])];
+      static const size_t mid_edges[] = {HM_SMALL_MAX, FZ_MID_MAX, FZ_MID_MAX + HM_PAGE_SIZE,
+                                         HM_SMALL_MAX + FZ_MID_ALIGN, FZ_MID_MAX / 2, FZ_MID_MAX - FZ_MID_ALIGN,
+                                         HM_SS_SIZE / 3, HM_SS_SIZE / 51};
+      unsigned i = fd_u8(d);
+      base = mid ? mid_edges[i % (sizeof mid_edges / sizeof mid_edges[0])]
+                 : edges[i % (sizeof edges / sizeof edges[0])];
       delta *= (sel & 0x80) ? 8 : 1;
       break;
     }
@@ -176,7 +197,7 @@ static inline bool fuzz_next_op(fuzz_data *d, fuzz_op *op, unsigned nkinds) {
     case FOP_BURST:
       op->slot = fd_u8(d);
       op->count = (uint32_t)fd_range(d, 1, 64);
-      op->size = fd_size(d) % (HM_SLAB_SIZE + 1);
+      op->size = fd_size(d) % (FZ_MID_MAX + HM_PAGE_SIZE + 1);   /* small, medium, a little large */
       break;
     case FOP_PREWARM:
       op->a = fd_range(d, 0, HAK_TINY_CLASSES);   /* HAK_TINY_CLASSES itself is a bad class */
@@ -228,6 +249,8 @@ typedef struct fz_block {
   uint32_t tag;       /* fill pattern seed, unique per allocation */
   uint8_t kind;       /* fz_kind */
   uint8_t sized_ok;   /* free_sized/free_aligned_sized may name `size` */
+  uint8_t tier;       /* fz_tier: where the reference rules put the block */
+  size_t mid_bs;      /* FZ_MID: the block's medium class size (the reference's, not hakmem's) */
 } fz_block;
 
 typedef struct fz_model {
@@ -236,6 +259,7 @@ typedef struct fz_model {
   uint32_t next_tag;
   unsigned prewarm_budget;   /* SuperSlabs prewarm may still map in this input */
   bool exact_stats;          /* single thread: the statistics must equal the model exactly */
+  bool mid_on;               /* the medium tier serves 32 KiB < size <= 512 KiB (fz_mid_level) */
 } fz_model;
 
 /* The fill pattern: 64-bit words derived from the tag and the word index (byte i is byte i % 8
@@ -293,6 +317,56 @@ static inline bool fz_zero_fn(unsigned char *p, size_t from, size_t to, uint32_t
 
 static inline bool fz_is_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
+/* ---- tiers: the reference rules, and what hakmem actually did -------------------------------- */
+typedef enum { FZ_NONE = 0, FZ_SMALL = 1, FZ_MID = 2, FZ_LARGE = 3 } fz_tier;
+
+/* The medium tier is on at the off and fast hardening levels only (strict and paranoid send
+ * those sizes to the large tier): read from the level hakmem reports, not from its own switch. */
+static inline bool fz_mid_level(void) {
+  hak_stats_t st;
+  hak_stats(&st);
+  return st.harden_level <= 1;
+}
+
+/* The smallest medium class holding `size` (a linear search, unlike mid.c's arithmetic). */
+static inline unsigned fz_mid_class(size_t size) {
+  unsigned k = 0;
+  while (k + 1 < FZ_MID_CLASSES && fz_mid_class_size(k) < size) k++;
+  return k;
+}
+/* Blocks of class k in one 2 MiB SuperSlab. */
+static inline size_t fz_mid_per_ss(unsigned k) { return HM_SS_SIZE / fz_mid_class_size(k); }
+
+/* Where a request of `size` bytes aligned to `align` (0 or <= 8: plain malloc) must go: a small
+ * class if max(size, align) <= 32 KiB; else a medium block if the tier is on, the size is in
+ * (32 KiB, 512 KiB] and the alignment at most a page; else its own mapping. */
+static inline fz_tier fz_tier_for(bool mid_on, size_t size, size_t align) {
+  size_t need = size > align ? size : align;
+  if (need <= HM_SMALL_MAX) return FZ_SMALL;
+  if (mid_on && size > HM_SMALL_MAX && size <= FZ_MID_MAX && align <= HM_PAGE_SIZE) return FZ_MID;
+  return FZ_LARGE;
+}
+
+/* What owns live block `p` according to hakmem's own structures (registry entry, slot state),
+ * and the allocator's size of the block (slab class, medium class, large usable bytes). */
+static inline fz_tier fz_owner(const void *p, size_t *bsize) {
+  uintptr_t e = hm_registry_lookup(p);
+  *bsize = 0;
+  if (e == 0) return FZ_NONE;
+  if (!(e & HM_REG_SS)) {
+    *bsize = ((const hm_large *)e)->usable;
+    return FZ_LARGE;
+  }
+  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
+  hm_slab *s = &ss->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+  if (atomic_load_explicit(&s->state, memory_order_acquire) == HM_SLOT_MID) {
+    *bsize = HM_LOAD_RELAXED(ss->mid_size);
+    return FZ_MID;
+  }
+  *bsize = s->block_size;
+  return FZ_SMALL;
+}
+
 /* What every live block must satisfy: malloc's alignment (16 from 16 bytes up, 8 below), the
  * requested alignment, usable >= requested. */
 /* Under ASan, malloc_usable_size finds the end of the unpoisoned bytes by scanning the shadow, in
@@ -320,6 +394,23 @@ static inline void fz_verify(const fz_block *b) {
 }
 
 /* A new block `p` of `size` bytes in slot b (which must be empty). */
+/* Block b (p, size and usable set) must be in tier `want`; a medium block of its reference class,
+ * 8 KiB-aligned, with that usable size. */
+static inline void fz_settle(fz_block *b, fz_tier want, size_t mid_bs) {
+  size_t bs;
+  fz_tier got = fz_owner(b->p, &bs);
+  FUZZ_ASSERT(got == want, "block not in the tier the reference rules give");
+  b->tier = (uint8_t)want;
+  b->mid_bs = want == FZ_MID ? mid_bs : 0;
+  if (want == FZ_MID) {
+    FUZZ_ASSERT(bs == mid_bs, "medium block not of the smallest medium class that fits");
+    FUZZ_ASSERT((uintptr_t)b->p % FZ_MID_ALIGN == 0, "medium block not 8 KiB-aligned");
+#ifndef FZ_ASAN
+    FUZZ_ASSERT(b->usable == mid_bs, "usable size of a medium block is not its class size");
+#endif
+  }
+}
+
 static inline void fz_adopt(fz_model *m, fz_block *b, void *p, size_t size, size_t align,
                             fz_kind kind, bool zeroed) {
   b->p = p;
@@ -330,6 +421,8 @@ static inline void fz_adopt(fz_model *m, fz_block *b, void *p, size_t size, size
   b->tag = m->next_tag++ * 2654435761u;
   b->usable = fz_usable(p, size);
   fz_check_fresh(b);
+  fz_tier t = fz_tier_for(m->mid_on, size, align);
+  fz_settle(b, t, t == FZ_MID ? fz_mid_class_size(fz_mid_class(size)) : 0);
   if (zeroed) FUZZ_ASSERT(fz_regions(b->p, size, size, 0, fz_zero_fn), "calloc block not zeroed");
   fz_regions(b->p, size, size, b->tag, fz_fill_fn);
 }
@@ -363,8 +456,31 @@ static inline void fz_realloc(fz_model *m, fz_block *b, size_t size, bool array,
   fz_verify(b);
   size_t keep = total < b->size ? total : b->size;
   uint32_t old_tag = b->tag;
+  void *old_p = b->p;
+  fz_tier old_tier = (fz_tier)b->tier;
+  size_t old_bs;
+  fz_owner(b->p, &old_bs);   /* a large block's usable bytes decide whether it grows in place */
   void *p = array ? hak_reallocarray(b->p, count, size) : hak_realloc(b->p, total);
   FUZZ_ASSERT(p != NULL, "realloc failed");
+  /* The tier of the result: a medium block stays in place iff the new size fits it and is more
+   * than half of it (like a small block), else it moves to the tier of the new size. A block
+   * kept in place keeps its tier; a large block growing past its mapping stays large (remapped). */
+  fz_tier t;
+  size_t mid_bs = 0;
+  if (old_tier == FZ_MID) {
+    bool in_place = total <= b->mid_bs && total > b->mid_bs / 2;
+    FUZZ_ASSERT((p == old_p) == in_place, "medium realloc: in place iff the new size is in (class/2, class]");
+  }
+  if (p == old_p) {
+    t = old_tier;
+    mid_bs = b->mid_bs;
+  } else if (old_tier == FZ_LARGE && total > HM_SMALL_MAX &&
+             ((total + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1)) > old_bs) {
+    t = FZ_LARGE;
+  } else {
+    t = fz_tier_for(m->mid_on, total, 0);
+    if (t == FZ_MID) mid_bs = fz_mid_class_size(fz_mid_class(total));
+  }
   b->p = p;
   FUZZ_ASSERT(fz_regions(b->p, b->size, keep, old_tag, fz_check_fn), "realloc lost the contents");
   size_t old_size = b->size;
@@ -374,6 +490,7 @@ static inline void fz_realloc(fz_model *m, fz_block *b, size_t size, bool array,
   b->align = 0;
   b->tag = m->next_tag++ * 2654435761u;
   fz_check_fresh(b);
+  fz_settle(b, t, mid_bs);
   (void)old_size;
   fz_regions(b->p, b->size, b->size, b->tag, fz_fill_fn);
 }
@@ -407,24 +524,49 @@ static inline void fz_huge(fz_block *b, unsigned variant) {
   }
 }
 
-/* Statistics against the model: exact with one thread, bounds otherwise. */
-static inline void fz_stats(fz_model *m, uint64_t live_blocks) {
+/* Statistics against the model: exact with one thread, bounds otherwise. `trimmed`: right after
+ * hak_trim / malloc_trim, when no medium class without a live block may keep a SuperSlab. */
+static inline void fz_stats(fz_model *m, bool trimmed) {
+  uint64_t n[4] = {0, 0, 0, 0}, mid_bytes = 0, live_k[FZ_MID_CLASSES] = {0};
+  for (unsigned i = 0; i < m->nslots; i++) {
+    const fz_block *b = &m->slots[i];
+    if (b->p == NULL) continue;
+    n[b->tier]++;
+    if (b->tier == FZ_MID) {
+      mid_bytes += b->mid_bs;
+      live_k[fz_mid_class(b->mid_bs)]++;
+    }
+  }
   hak_stats_t st;
   hak_stats(&st);
+  FUZZ_ASSERT(n[FZ_NONE] == 0, "model: a live block without a tier");
   FUZZ_ASSERT(st.ss_mapped == st.ss_in_use + st.ss_cached, "stats: mapped != in use + cached");
   FUZZ_ASSERT(st.ss_cached <= st.limit_max_cached, "stats: cache over its count limit");
   FUZZ_ASSERT(st.ss_cached_bytes <= st.limit_max_bytes, "stats: cache over its byte limit");
   FUZZ_ASSERT(st.ss_cached_bytes == st.ss_cached * HM_SS_SIZE, "stats: cached bytes");
-  if (m->exact_stats)
-    FUZZ_ASSERT(st.small_live_blocks + st.large_live == live_blocks, "stats: live blocks != model");
-  else
-    FUZZ_ASSERT(st.small_live_blocks + st.large_live >= live_blocks, "stats: live blocks < model");
-}
-
-static inline uint64_t fz_live(const fz_model *m) {
-  uint64_t n = 0;
-  for (unsigned i = 0; i < m->nslots; i++) n += m->slots[i].p != NULL;
-  return n;
+  FUZZ_ASSERT(st.mid_superslabs <= st.ss_in_use, "stats: medium SuperSlabs not counted in use");
+  FUZZ_ASSERT(m->mid_on || (st.mid_live == 0 && st.mid_superslabs == 0), "stats: medium tier used at a strict level");
+  if (m->exact_stats) {
+    FUZZ_ASSERT(st.small_live_blocks == n[FZ_SMALL], "stats: small live blocks != model");
+    FUZZ_ASSERT(st.mid_live == n[FZ_MID], "stats: medium live blocks != model");
+    FUZZ_ASSERT(st.mid_live_bytes == mid_bytes, "stats: medium live bytes != sum of their classes");
+    FUZZ_ASSERT(st.large_live == n[FZ_LARGE], "stats: large live blocks != model");
+    /* per medium class: every SuperSlab but a lone kept empty one holds a live block, and the
+     * live blocks need ceil(live / per-SuperSlab) of them; after a trim none is kept empty */
+    uint64_t lo = 0, hi = 0;
+    for (unsigned k = 0; k < FZ_MID_CLASSES; k++) {
+      size_t per = fz_mid_per_ss(k);
+      lo += (live_k[k] + per - 1) / per;
+      hi += live_k[k] ? live_k[k] : !trimmed;
+    }
+    FUZZ_ASSERT(st.mid_superslabs >= lo, "stats: fewer medium SuperSlabs than the live blocks need");
+    FUZZ_ASSERT(st.mid_superslabs <= hi, "stats: a medium SuperSlab kept empty beside others, or after trim");
+    if (trimmed) FUZZ_ASSERT(st.ss_cached == 0, "stats: cache not empty after trim");
+  } else {
+    FUZZ_ASSERT(st.small_live_blocks >= n[FZ_SMALL], "stats: small live blocks < model");
+    FUZZ_ASSERT(st.mid_live >= n[FZ_MID] && st.mid_live_bytes >= mid_bytes, "stats: medium live < model");
+    FUZZ_ASSERT(st.large_live >= n[FZ_LARGE], "stats: large live blocks < model");
+  }
 }
 
 /* Run one op of the single-thread language (kinds < FOP_SINGLE_COUNT) on model m. */
@@ -522,10 +664,14 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
       break;
     }
     case FOP_EVICT: hak_ss_evict(); break;
-    case FOP_TRIM: hak_trim(); break;
+    case FOP_TRIM:
+      hak_trim();
+      if (m->exact_stats) fz_stats(m, true);
+      break;
     case FOP_MALLOC_TRIM: {
       int r = hak_malloc_trim(0);
       FUZZ_ASSERT(r == 0 || r == 1, "malloc_trim result");
+      if (m->exact_stats) fz_stats(m, true);
       break;
     }
     case FOP_SET_LIMITS: {
@@ -543,7 +689,7 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
     }
     case FOP_ADVANCE_CLOCK: hak_test_advance_clock(op->a); break;
     case FOP_FLUSH: hak_thread_flush(); break;
-    case FOP_STATS: fz_stats(m, fz_live(m)); break;
+    case FOP_STATS: fz_stats(m, false); break;
     case FOP_HUGE: fz_huge(b, (unsigned)op->a); break;
     default: break;
   }
@@ -555,17 +701,24 @@ static inline void fz_restore_defaults(void) {
   hak_ss_set_limits(&l);
 }
 
-/* End of an input, after every handle was released: default limits back, the cache trimmed, and
- * nothing may stay live, active or mapped. */
+/* End of an input, after every handle was released: no medium block is live and each medium
+ * class keeps at most its one empty SuperSlab; then default limits back, the cache trimmed, and
+ * nothing may stay live, active or mapped (the kept medium SuperSlabs went back too). */
 static inline void fz_finish(const char *slab_msg) {
-  FUZZ_CHECK_HEAP();
-  fz_restore_defaults();
-  hak_trim();
   FUZZ_CHECK_HEAP();
   hak_stats_t st;
   hak_stats(&st);
-  FUZZ_ASSERT(st.small_live_blocks == 0 && st.large_live == 0, "blocks live after freeing all");
+  FUZZ_ASSERT(st.mid_live == 0 && st.mid_live_bytes == 0, "medium blocks live after freeing all");
+  FUZZ_ASSERT(st.mid_superslabs <= FZ_MID_CLASSES && st.mid_superslabs <= st.ss_in_use,
+              "more than one empty medium SuperSlab per class kept after freeing all");
+  fz_restore_defaults();
+  hak_trim();
+  FUZZ_CHECK_HEAP();
+  hak_stats(&st);
+  FUZZ_ASSERT(st.small_live_blocks == 0 && st.mid_live == 0 && st.large_live == 0,
+              "blocks live after freeing all");
   FUZZ_ASSERT(st.slabs_active == 0, slab_msg);
+  FUZZ_ASSERT(st.mid_superslabs == 0, "medium SuperSlabs kept after trim");
   FUZZ_ASSERT(st.ss_mapped == 0, "SuperSlabs still mapped after trim");
 }
 

@@ -2,7 +2,8 @@
  *
  * Input: a sequence of ops (fuzz_helpers.h: fuzz_next_op with the single-thread kinds):
  * malloc / calloc / realloc / reallocarray / posix_memalign / aligned_alloc / memalign / valloc /
- * pvalloc with sizes biased to class, page, slab and SuperSlab edges; free and free_sized of a
+ * pvalloc with sizes biased to class, page, slab and SuperSlab edges and the small/medium/large
+ * borders (every block's tier, medium class and in-place realloc checked against the reference); free and free_sized of a
  * live handle; bursts that fill slabs; prewarm, evict, trim, malloc_trim, new cache limits
  * (0 included), clock advances that expire the TTL, thread-cache flush, statistics, impossible
  * requests. Every live block carries a pattern checked on free and realloc; hak_check() runs after
@@ -16,7 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static fz_block slots[SLOTS];
-  fz_model m = {slots, SLOTS, 1, 32, true};
+  fz_model m = {slots, SLOTS, 1, 32, true, fz_mid_level()};
   fuzz_data d = {data, size};
   fuzz_op op;
   memset(slots, 0, sizeof slots);
@@ -24,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_exec(&m, &op);
     FUZZ_CHECK_HEAP();
   }
-  fz_stats(&m, fz_live(&m));
+  fz_stats(&m, false);
   for (unsigned i = 0; i < SLOTS; i++) fz_release(&slots[i], i & 1);
   fz_finish("a slab stayed active after flush");
   return 0;

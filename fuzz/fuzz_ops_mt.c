@@ -116,8 +116,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t policy = fd_u8(&d);
   memset(workers, 0, sizeof workers);
   memset(mailbox, 0, sizeof mailbox);
+  bool mid_on = fz_mid_level();
   for (unsigned t = 0; t < nthreads; t++) {
-    workers[t].m = (fz_model){workers[t].slots, SLOTS, 1 + t * 0x10000000u, 8, false};
+    workers[t].m = (fz_model){workers[t].slots, SLOTS, 1 + t * 0x10000000u, 8, false, mid_on};
     spawn(t);
   }
   unsigned cur = 0, all = (1u << nthreads) - 1;

@@ -36,6 +36,14 @@ def size(n):
     return bytes([7]) + struct.pack('<I', n)
 
 
+MID_CLASSES = [(5 + k % 4) << (13 + k // 4) for k in range(16)]   # 40 KiB .. 512 KiB
+
+
+def size_mid(k, delta=0):
+    """fd_size: medium class `k` size + delta (-2..2) (selector bit 3)."""
+    return bytes([((delta + 2) << 4) | 8, k])
+
+
 def page(k, delta=0):
     return bytes([((delta + 2) << 4) | 5, k])
 
@@ -119,6 +127,45 @@ def fuzz_ops_seeds():
     for k in range(0, 18):
         b += malloc(k, page(k, -1)) + malloc(20 + k, page(k, 1)) + bytes([USABLE, k])
     s['pages'] = b
+    # medium tier: every medium class edge -1 / exact / +1 and the small/medium/large borders,
+    # freed with and without the size
+    b = b''
+    for k in range(16):
+        for i, d in enumerate((-1, 0, 1)):
+            b += malloc(3 * k + i, size_mid(k, d))
+    for i, n in enumerate((32768, 32769, 524288, 524289)):
+        b += malloc(48 + i, size(n))
+    b += op(STATS)
+    for i in range(52):
+        b += (free_sized if i % 2 else free)(i)
+    b += op(STATS) + op(TRIM) + op(STATS)
+    s['medium-edges'] = b
+    # realloc across small / medium / large: in place inside a medium class (new size in
+    # (class/2, class]), out of it both ways, large shrinking back to medium and small
+    b = malloc(1, size(100))
+    for n in (32768, 32769, 40960, 30000, 20000, 524288, 524289, 300000, 100000, 60000, 57344,
+              57343, 524288, 40961, 16, 0):
+        b += realloc(1, size(n)) + bytes([USABLE, 1])
+    b += realloc(2, size(200000)) + reallocarray(2, 5, size(50000)) + free_sized(2) + free_sized(1)
+    b += op(STATS)
+    s['medium-realloc'] = b
+    # calloc and the aligned families in the medium range (alignment <= 4096: medium; above: large)
+    b = calloc(0, 3, size(40000)) + calloc(1, 16, size(30000)) + calloc(2, 2, size(262144))
+    b += memalign_op(ALIGNED_ALLOC, 3, 4096, size(100000)) + memalign_op(ALIGNED_ALLOC, 4, 8192, size(100000))
+    b += memalign_op(POSIX_MEMALIGN, 5, 64, size(600000)) + memalign_op(POSIX_MEMALIGN, 6, 2048, size(32769))
+    b += memalign_op(MEMALIGN, 7, 4096, size(524288)) + bytes([VALLOC, 8]) + size(200000)
+    b += bytes([PVALLOC, 9]) + size(40961) + bytes([PVALLOC, 10]) + size(524287) + op(STATS)
+    for i in range(11):
+        b += (free_sized if i % 2 else free)(i)
+    b += op(STATS)
+    s['medium-calloc-aligned'] = b
+    # fill medium SuperSlabs (4 blocks of 512 KiB, 51 of 40 KiB per 2 MiB), free every other,
+    # refill the holes, empty them (each class keeps one SuperSlab), trim; then with zero limits
+    b = burst(0, 9, size(524288)) + op(STATS) + free_range(0, 9, 2) + op(STATS) + burst(0, 9, size(500000))
+    b += burst(20, 52, size_mid(0)) + burst(80, 60, size_mid(3, 1)) + op(STATS) + free_range(20, 52)
+    b += op(STATS) + free_range(0, 9) + free_range(80, 60) + op(FLUSH) + op(STATS) + op(MALLOC_TRIM) + op(STATS)
+    b += limits(0, 0, 0) + burst(0, 12, size_mid(15)) + free_range(0, 12) + op(STATS) + op(TRIM) + op(STATS)
+    s['medium-fill'] = b
     return s
 
 
@@ -155,6 +202,23 @@ def fuzz_ops_mt_seeds():
     b = bytes([1, 0x7]) + limits(1, 1, 1) + prewarm(2, 2) + switch(1) + burst(0, 40, size(20000)) + free_range(0, 40)
     b += op(FLUSH) + clock(10) + switch(2) + op(EVICT) + op(STATS) + op(TRIM)
     s['control'] = b
+    # medium blocks freed by another thread (no owner: every thread frees through the class lock),
+    # reallocated remotely, and raced for
+    b = bytes([1, 0x2])
+    for i in range(8):
+        b += malloc(i, size_mid(i * 2, (i % 3) - 1)) + xchg(i, i)
+    b += burst(8, 10, size(524288)) + xchg(8, 8) + xchg(9, 9) + switch(1)
+    for i in range(8):
+        b += xchg(i, i) + ((free_sized if i % 2 else free)(i) if i < 6 else realloc(i, size(30000 + i * 100000)))
+    b += xchg(8, 8) + free(8) + switch(2) + xchg(9, 9) + realloc(9, size(300000)) + op(STATS)
+    for r in range(3):
+        per = []
+        for t in range(3):
+            per.append([malloc(t * 8 + r, size_mid(t * 5 + r)), xchg(t * 8 + r, 10 + t), free(t * 8 + ((r + 1) % 3)),
+                        burst(t * 8 + 4, 3, size(40000 * (t + 1)))])
+        b += race(per)
+    b += op(STATS) + op(TRIM)
+    s['medium-remote'] = b
     return s
 
 
@@ -186,6 +250,15 @@ def fuzz_classes_seeds():
         b += bytes([2]) + struct.pack('<H', (1 << min(a, 15)) + 1) + bytes([a, a % 41]) + struct.pack('<H', 65535 - a)
     s['alignments'] = b
     s['large'] = bytes([3]) + size(40000) + bytes([12, 40]) + b'\xff\xff' + bytes([3]) + size(1 << 21) + bytes([21, 0, 0, 0])
+    # every medium class edge, with alignments up to a page (medium) and above (large)
+    b = b''
+    for k in range(16):
+        for d in (-1, 0, 1):
+            b += bytes([3]) + size_mid(k, d) + bytes([(k + d + 1) % 16, k, 0, 0])
+    for n in (32768, 32769, 524288, 524289):
+        for a in (12, 13):
+            b += bytes([3]) + size(n) + bytes([a, 40, 0, 0])
+    s['medium'] = b
     return s
 
 

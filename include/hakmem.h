@@ -106,7 +106,7 @@ typedef struct hak_stats_s {
   uint64_t remote_frees;       /* frees of a block owned by another thread */
   uint64_t slabs_adopted;      /* slabs of exited threads taken over by a live thread */
   /* large */
-  uint64_t large_live;         /* live large allocations */
+  uint64_t large_live;         /* live large allocations (own mapping each) */
   uint64_t large_live_bytes;   /* their usable bytes */
   uint64_t large_cached;       /* freed large mappings kept for reuse (hak_trim unmaps them) */
   uint64_t large_cached_bytes;
@@ -122,6 +122,10 @@ typedef struct hak_stats_s {
   uint64_t counted_frees;      /* blocks freed since start-up */
   uint64_t counted_live_bytes; /* usable bytes held by the program */
   uint64_t counted_peak_bytes; /* the most counted_live_bytes ever was */
+  /* medium blocks (32 KiB < size <= 512 KiB at the off and fast levels) */
+  uint64_t mid_live;           /* live medium blocks */
+  uint64_t mid_live_bytes;     /* their usable bytes */
+  uint64_t mid_superslabs;     /* SuperSlabs serving medium classes (counted in ss_in_use) */
 } hak_stats_t;
 HAK_API void hak_stats(hak_stats_t *out);
 /* Write the readable report (the one HAKMEM_STATS=1 prints at exit) to `f` (NULL: stderr). It

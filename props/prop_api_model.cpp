@@ -3,19 +3,29 @@
 // Commands: Malloc, Calloc, Realloc, AlignedAlloc, Free, FreeSized, UsableSize, CheckContents,
 // Prewarm(class, n), Trim, SetLimits(count, MB, TTL), AdvanceClock(s) + hak_ss_evict,
 // FlushThreadCache, Impossible (requests that must fail cleanly).
-// The model holds the live handles: requested size, alignment, tier (small/large), content
-// pattern. The SUT side holds the pointers, their usable sizes and the limits the allocator must
-// report. After every command:
+// The model holds the live handles: requested size, alignment, content pattern. The SUT side
+// holds the pointers, their usable sizes, the tier the reference rules put each block in
+// (prop_common.hpp: small / medium at the off and fast levels / large; after a realloc, the old
+// tier if the block stayed in place, else the new size's; a medium block stays in place iff the
+// new size is in (class / 2, class]; a large block growing past its mapping stays large) and the
+// limits the allocator must report. After every command:
 //   - a new pointer is non-null, aligned (16 from 16 B up, else 8; or the requested alignment),
 //     its usable size >= the request (hak_malloc_usable_size: the class size, or under ASan the
 //     requested size), the block's range (class size / pages) overlaps no other live block;
+//     hakmem holds it in the expected tier (registry entry, slot state); a medium block is of the
+//     reference class (the smallest that fits) and 8 KiB-aligned;
 //   - contents are kept (checked before free / realloc / usable_size and by CheckContents),
 //     realloc keeps the common prefix, calloc memory is zero;
 //   - hak_stats agrees with the model: small_live_blocks, small_live_bytes (sum of block sizes),
-//     large_live, large_live_bytes; ss_cached within the limits in force; mapped = in use + cached;
+//     mid_live, mid_live_bytes (sum of reference class sizes), large_live, large_live_bytes;
+//     mid_superslabs between what the live medium blocks need and one per live medium block (one
+//     kept empty SuperSlab per class with none live; none after Trim), within ss_in_use; no
+//     medium block at the strict levels; ss_cached within the limits in force; mapped = in use + cached;
 //     the limits in force equal those set (raised by prewarm to hold what it cached);
 //   - Prewarm(n) maps n SuperSlabs, pops none (cache_hits unchanged) and caches all n;
-//     Trim empties the cache; after FlushThreadCache every active slab holds a live block;
+//     Trim empties the cache (and with no small block live only medium SuperSlabs stay mapped);
+//     after FlushThreadCache every active slab holds a live block, and with no small block live
+//     the SuperSlabs in use are exactly the medium ones;
 //   - hak_check() is clean (it validates only in debug builds: HAK_DEBUG >= 1).
 #include <rapidcheck/state.h>
 
@@ -36,7 +46,6 @@ bool strict_free_sized() {   // free_sized after an in-place realloc is checked 
 struct MBlock {
   size_t size;    // bytes requested
   size_t align;   // alignment requested; 0 for malloc/calloc/realloc
-  bool large;     // expected tier: a large mapping rather than a slab block
   uint8_t fill;   // content pattern (hp::pat)
   bool resized;   // produced by realloc
 };
@@ -49,6 +58,7 @@ struct ApiModel {
 struct SBlock {
   void *p;
   size_t usable;   // the allocator's size of the block (hp_block_usable)
+  hp::Tier tier;   // the tier the reference rules give (checked against hakmem's)
 };
 
 struct ApiSut {
@@ -56,10 +66,12 @@ struct ApiSut {
   std::map<uintptr_t, uintptr_t> ranges;   // start -> end of every live block's usable bytes
   hak_stats_t base;                        // after the reset
   uint64_t max_cached, max_bytes, ttl_sec; // limits the allocator must report
+  bool mid;                                // the medium tier is on at this hardening level
 
   ApiSut() {
     hp::reset();
     base = hp::stats();
+    mid = hp::mid_on();
     max_cached = hp::kDefaultLimits.max_cached;
     max_bytes = hp::kDefaultLimits.max_memory_mb << 20;
     ttl_sec = hp::kDefaultLimits.ttl_sec;
@@ -71,9 +83,15 @@ struct ApiSut {
   ApiSut(const ApiSut &) = delete;
   ApiSut &operator=(const ApiSut &) = delete;
 
-  void add(int id, void *p, size_t size, size_t align) {
+  // A new block of `size` bytes: tier `tier`, and for a medium block the class size `mid_bs`.
+  void add(int id, void *p, size_t size, size_t align, hp::Tier tier, size_t mid_bs) {
     RC_ASSERT(hp::addr(p) != 0u);
+    RC_ASSERT(std::string(hp::tier_name(hp::actual_tier(p))) == hp::tier_name(tier));
     size_t usable = hp_block_usable(p);   // the allocator's size of the block (class / pages)
+    if (tier == hp::Tier::Mid) {
+      RC_ASSERT(usable == mid_bs);        // the reference class, not what mid.c computed
+      RC_ASSERT(hp::addr(p) % hp::kMidAlign == 0u);
+    }
     size_t reported = hak_malloc_usable_size(p);
     RC_ASSERT(reported >= size);
     RC_ASSERT(reported <= usable);        // == usable, except under ASan: == size
@@ -85,7 +103,19 @@ struct ApiSut {
     if (it != ranges.end()) RC_ASSERT(it->first >= e);   // the next block starts after us
     if (it != ranges.begin()) RC_ASSERT(std::prev(it)->second <= a);
     ranges[a] = e;
-    blocks[id] = SBlock{p, usable};
+    blocks[id] = SBlock{p, usable, tier};
+  }
+  void add(int id, void *p, size_t size, size_t align) {   // a fresh allocation
+    hp::Tier t = hp::tier_for(mid, size, align);
+    add(id, p, size, align, t, t == hp::Tier::Mid ? hp::mid_block(size) : 0);
+  }
+  bool any(hp::Tier t) const {
+    return std::any_of(blocks.begin(), blocks.end(), [t](const auto &kv) { return kv.second.tier == t; });
+  }
+  void mid_live(uint64_t (&live)[hp::kMidClasses]) const {
+    for (uint64_t &v : live) v = 0;
+    for (const auto &kv : blocks)
+      if (kv.second.tier == hp::Tier::Mid) live[hp::mid_class(kv.second.usable)]++;
   }
   void *remove(int id) {
     void *p = blocks.at(id).p;
@@ -98,26 +128,31 @@ struct ApiSut {
   }
 };
 
-bool large_for(size_t size, size_t align) { return std::max(size, align) > hp::kSmallMax; }
-
 void verify(const ApiModel &m, const ApiSut &s) {
   RC_ASSERT(m.blocks.size() == s.blocks.size());
-  uint64_t small_n = 0, small_bytes = 0, large_n = 0, large_bytes = 0;
+  uint64_t small_n = 0, small_bytes = 0, mid_n = 0, mid_bytes = 0, large_n = 0, large_bytes = 0;
   for (const auto &kv : m.blocks) {
     const SBlock &sb = s.blocks.at(kv.first);
-    if (kv.second.large) {
-      large_n++;
-      large_bytes += sb.usable;
-    } else {
-      small_n++;
-      small_bytes += sb.usable;
+    switch (sb.tier) {
+      case hp::Tier::Small: small_n++; small_bytes += sb.usable; break;
+      case hp::Tier::Mid: mid_n++; mid_bytes += sb.usable; break;   // == the reference class (add)
+      default: large_n++; large_bytes += sb.usable; break;
     }
   }
   hak_stats_t st = hp::stats();
   RC_ASSERT(st.small_live_blocks == s.base.small_live_blocks + small_n);
   RC_ASSERT(st.small_live_bytes == s.base.small_live_bytes + small_bytes);
+  RC_ASSERT(st.mid_live == s.base.mid_live + mid_n);
+  RC_ASSERT(st.mid_live_bytes == s.base.mid_live_bytes + mid_bytes);
   RC_ASSERT(st.large_live == s.base.large_live + large_n);
   RC_ASSERT(st.large_live_bytes == s.base.large_live_bytes + large_bytes);
+  uint64_t live[hp::kMidClasses], lo, hi;
+  s.mid_live(live);
+  hp::mid_ss_bounds(live, false, lo, hi);
+  RC_ASSERT(st.mid_superslabs >= lo);
+  RC_ASSERT(st.mid_superslabs <= hi);
+  RC_ASSERT(st.mid_superslabs <= st.ss_in_use);
+  if (!s.mid) RC_ASSERT(st.mid_live + st.mid_superslabs == 0u);
   RC_ASSERT(st.ss_cached <= st.limit_max_cached);
   RC_ASSERT(st.ss_cached_bytes <= st.limit_max_bytes);
   RC_ASSERT(st.ss_cached_bytes == st.ss_cached * hp::kSsSize);
@@ -140,18 +175,24 @@ struct Cmd : Base {
   virtual void exec(const ApiModel &m, ApiSut &s) const = 0;
 };
 
-// Sizes: tiny, the class boundaries (c and c + 1 for every class), any small, a few large.
+// Sizes: tiny, the class boundaries (c and c + 1 for every small class; c - 1, c, c + 1 for every
+// medium class; 32768, 32769, 524288, 524289), any small, any medium, a few large.
 rc::Gen<size_t> gen_size() {
-  std::vector<size_t> edges;
+  std::vector<size_t> edges, mid_edges;
   for (unsigned c = 0; c < hp_class_count(); c++) {
     edges.push_back(hp_class_size(c));
     edges.push_back(hp_class_size(c) + 1);
   }
   edges.push_back(0);
+  for (unsigned k = 0; k < hp::kMidClasses; k++)
+    for (size_t d : {size_t(0), size_t(1), size_t(2)}) mid_edges.push_back(hp::mid_class_size(k) - 1 + d);
+  for (size_t e : {hp::kSmallMax, hp::kSmallMax + 1, hp::kMidMax, hp::kMidMax + 1}) mid_edges.push_back(e);
   return rc::gen::weightedOneOf<size_t>({
       {6, rc::gen::inRange<size_t>(0, 129)},
       {4, rc::gen::elementOf(edges)},
       {3, rc::gen::inRange<size_t>(0, hp::kSmallMax + 1)},
+      {2, rc::gen::elementOf(mid_edges)},
+      {1, rc::gen::inRange<size_t>(hp::kSmallMax + 1, hp::kMidMax + 1)},
       {1, rc::gen::inRange<size_t>(hp::kSmallMax + 1, size_t(3) << 20)},
   });
 }
@@ -174,7 +215,7 @@ struct Malloc : Cmd {
   size_t size = *gen_size();
   uint8_t fill = *rc::gen::arbitrary<uint8_t>();
   void apply(ApiModel &m) const override {
-    m.blocks[m.next_id++] = MBlock{size, 0, large_for(size, 0), fill, false};
+    m.blocks[m.next_id++] = MBlock{size, 0, fill, false};
   }
   void exec(const ApiModel &m, ApiSut &s) const override {
     void *p = hak_malloc(size);
@@ -186,11 +227,12 @@ struct Malloc : Cmd {
 
 struct Calloc : Cmd {
   size_t n = *rc::gen::inRange<size_t>(0, 17);
-  size_t size = *rc::gen::weightedOneOf<size_t>(
-      {{5, rc::gen::inRange<size_t>(0, 65)}, {1, rc::gen::inRange<size_t>(0, 8193)}});
+  size_t size = *rc::gen::weightedOneOf<size_t>({{5, rc::gen::inRange<size_t>(0, 65)},
+                                                 {1, rc::gen::inRange<size_t>(0, 8193)},
+                                                 {1, rc::gen::inRange<size_t>(8193, 65537)}});
   uint8_t fill = *rc::gen::arbitrary<uint8_t>();
   void apply(ApiModel &m) const override {
-    m.blocks[m.next_id++] = MBlock{n * size, 0, large_for(n * size, 0), fill, false};
+    m.blocks[m.next_id++] = MBlock{n * size, 0, fill, false};
   }
   void exec(const ApiModel &m, ApiSut &s) const override {
     void *p = hak_calloc(n, size);
@@ -208,7 +250,7 @@ struct AlignedAlloc : Cmd {
   size_t size = *gen_size();
   uint8_t fill = *rc::gen::arbitrary<uint8_t>();
   void apply(ApiModel &m) const override {
-    m.blocks[m.next_id++] = MBlock{size, align, large_for(size, align), fill, false};
+    m.blocks[m.next_id++] = MBlock{size, align, fill, false};
   }
   void exec(const ApiModel &m, ApiSut &s) const override {
     void *p = hak_aligned_alloc(align, size);
@@ -226,14 +268,24 @@ struct Realloc : HandleCmd {
   explicit Realloc(const ApiModel &m)
       : HandleCmd(pick_id(m)), size(*gen_size()), fill(*rc::gen::arbitrary<uint8_t>()) {}
   void apply(ApiModel &m) const override {
-    m.blocks[id] = MBlock{size, 0, large_for(size, 0), fill, true};
+    m.blocks[id] = MBlock{size, 0, fill, true};
   }
   void exec(const ApiModel &m, ApiSut &s) const override {
     const MBlock &b = m.blocks.at(id);
-    s.check_contents(b, s.blocks.at(id));
+    const SBlock old = s.blocks.at(id);
+    s.check_contents(b, old);
     void *p = s.remove(id);
     void *q = hak_realloc(p, size);
-    s.add(id, q, size, 0);
+    RC_ASSERT(hp::addr(q) != 0u);
+    if (old.tier == hp::Tier::Mid) {   // in place iff the new size is in (class / 2, class]
+      bool in_place = size <= old.usable && size > old.usable / 2;
+      RC_ASSERT((q == p) == in_place);
+    }
+    size_t pages = (size + hp::kPage - 1) / hp::kPage * hp::kPage;
+    if (q == p) s.add(id, q, size, 0, old.tier, old.tier == hp::Tier::Mid ? old.usable : 0);
+    else if (old.tier == hp::Tier::Large && size > hp::kSmallMax && pages > old.usable)
+      s.add(id, q, size, 0, hp::Tier::Large, 0);   // grown: remapped, still large
+    else s.add(id, q, size, 0);
     size_t keep = std::min(b.size, size);
     RC_ASSERT(hp::first_bad(q, keep, b.fill) == keep);   // the common prefix survives
     hp::fill_block(q, size, fill);
@@ -280,6 +332,7 @@ struct UsableSize : HandleCmd {
     RC_ASSERT(u >= m.blocks.at(id).size);
     RC_ASSERT(u <= sb.usable);
     RC_ASSERT(hp_block_usable(sb.p) == sb.usable);
+    RC_ASSERT(hp::actual_tier(sb.p) == sb.tier);
     s.check_contents(m.blocks.at(id), sb);
   }
   void show(std::ostream &os) const override { os << "UsableSize(#" << id << ")"; }
@@ -328,15 +381,20 @@ struct Prewarm : Cmd {
 
 struct Trim : Cmd {
   void apply(ApiModel &) const override {}
-  void exec(const ApiModel &m, ApiSut &) const override {
+  void exec(const ApiModel &, ApiSut &s) const override {
     hak_stats_t s0 = hp::stats();
     size_t n = hak_trim();
     hak_stats_t s1 = hp::stats();
     RC_ASSERT(s1.ss_cached == 0u);
     RC_ASSERT(s1.evict_trim - s0.evict_trim == n);
-    bool small = std::any_of(m.blocks.begin(), m.blocks.end(), [](const auto &kv) { return !kv.second.large; });
-    if (!small) {
-      RC_ASSERT(s1.ss_mapped == 0u);   // nothing live: every SuperSlab was idle, and is now gone
+    uint64_t live[hp::kMidClasses], lo, hi;
+    s.mid_live(live);
+    hp::mid_ss_bounds(live, true, lo, hi);   // no class without a live block keeps one now
+    RC_ASSERT(s1.mid_superslabs >= lo);
+    RC_ASSERT(s1.mid_superslabs <= hi);
+    if (!s.any(hp::Tier::Small)) {
+      // no small block live: every small SuperSlab was idle, and is now gone
+      RC_ASSERT(s1.ss_mapped == s1.mid_superslabs);
       RC_ASSERT(s1.slabs_active == 0u);
     }
   }
@@ -386,13 +444,13 @@ struct AdvanceClock : Cmd {
 
 struct FlushThreadCache : Cmd {
   void apply(ApiModel &) const override {}
-  void exec(const ApiModel &m, ApiSut &) const override {
+  void exec(const ApiModel &, ApiSut &s) const override {
     hak_thread_flush();
     hak_stats_t st = hp::stats();
     uint64_t small = 0;
-    for (const auto &kv : m.blocks) small += !kv.second.large;
+    for (const auto &kv : s.blocks) small += kv.second.tier == hp::Tier::Small;
     RC_ASSERT(st.slabs_active <= small);   // every slab still held has a live block
-    if (small == 0) RC_ASSERT(st.ss_in_use == 0u);
+    if (small == 0) RC_ASSERT(st.ss_in_use == st.mid_superslabs);   // only medium ones in use
   }
   void show(std::ostream &os) const override { os << "FlushThreadCache"; }
 };
@@ -432,6 +490,8 @@ int main() {
       RC_ASSERT(sut.base.small_live_blocks == 0u);   // a clean start: nothing live, nothing in use
       RC_ASSERT(sut.base.ss_in_use == 0u);
       RC_ASSERT(sut.base.large_live == 0u);
+      RC_ASSERT(sut.base.mid_live == 0u);         // hp::reset's hak_trim gave every kept one back
+      RC_ASSERT(sut.base.mid_superslabs == 0u);
       rc::state::runAll(cmds, ApiModel{}, sut);
     });
   });

@@ -9,6 +9,11 @@
 //     or under ASan the request), and the statistics
 //     count it in that class (small_live_bytes grows by the class size).
 // Plus an exhaustive sweep of all 32769 sizes (cheap) so no boundary escapes the sampling.
+// Medium tier (prop_common.hpp): at the off and fast levels 32 KiB < size <= 512 KiB gets the
+// smallest of the 16 medium classes ((5 + k % 4) << (13 + k / 4)), 8 KiB-aligned, counted in
+// mid_live / mid_live_bytes; larger sizes (and all > 32 KiB at the strict levels) are large.
+// Checked on every medium class edge (c - 1, c, c + 1; 32768, 32769, 524288, 524289) once, then
+// on random sizes up to 1 MiB; freeing the block keeps its class's empty SuperSlab until hak_trim.
 #include <algorithm>
 #include <cstdio>
 #include <vector>
@@ -44,6 +49,57 @@ rc::Gen<size_t> gen_small_size() {
   edges.back() = hp::kSmallMax;   // no 32769: that is a large request
   return rc::gen::weightedOneOf<size_t>({{1, rc::gen::elementOf(edges)},
                                          {1, rc::gen::inRange<size_t>(0, hp::kSmallMax + 1)}});
+}
+
+rc::Gen<size_t> gen_mid_size() {
+  std::vector<size_t> edges;
+  for (unsigned k = 0; k < hp::kMidClasses; k++)
+    for (size_t d = 0; d < 3; d++) edges.push_back(hp::mid_class_size(k) - 1 + d);
+  return rc::gen::weightedOneOf<size_t>({{1, rc::gen::elementOf(edges)},
+                                         {2, rc::gen::inRange<size_t>(hp::kSmallMax + 1, hp::kMidMax + 1)},
+                                         {1, rc::gen::inRange<size_t>(hp::kMidMax + 1, size_t(1) << 20)}});
+}
+
+// One medium-or-large request end to end; "" if it holds, else what failed. Run in a clean state.
+std::string check_big(size_t size, bool mid) {
+  std::ostringstream why;
+  hak_stats_t s0 = hp::stats();
+  void *p = hak_malloc(size);
+  if (p == nullptr) return "malloc(" + std::to_string(size) + ") failed";
+  hp::Tier want = hp::tier_for(mid, size, 0), got = hp::actual_tier(p);
+  size_t usable = hak_malloc_usable_size(p), block = hp_block_usable(p);
+  hak_stats_t s1 = hp::stats();
+  hp::fill_block(p, usable, 0x5a);   // the whole usable size is writable
+  hak_free(p);
+  hak_stats_t s2 = hp::stats();
+  why << "size " << size << ": ";
+  if (got != want) {
+    why << hp::tier_name(got) << " block, the reference says " << hp::tier_name(want);
+    return why.str();
+  }
+  if (usable < size || usable > block) {
+    why << "usable " << usable << " outside [request, block " << block << "]";
+    return why.str();
+  }
+  if (want == hp::Tier::Mid) {
+    if (block != hp::mid_block(size) || hp::addr(p) % hp::kMidAlign != 0)
+      why << "medium block of " << block << " bytes at " << p << ", want the " << hp::mid_block(size)
+          << "-byte class, 8 KiB-aligned";
+    else if (s1.mid_live != s0.mid_live + 1 || s1.mid_live_bytes != s0.mid_live_bytes + block ||
+             s1.small_live_blocks != s0.small_live_blocks || s1.large_live != s0.large_live)
+      why << "not counted as one medium block of its class";
+    else if (s2.mid_live != s0.mid_live || s2.mid_live_bytes != s0.mid_live_bytes)
+      why << "still counted after free";
+    else if (s1.mid_superslabs < 1 || s2.mid_superslabs < 1 || s2.mid_superslabs > s0.mid_superslabs + 1)
+      why << "its class's emptied SuperSlab is not the one kept (mid_superslabs " << s0.mid_superslabs
+          << " -> " << s1.mid_superslabs << " -> " << s2.mid_superslabs << ")";
+    else return "";
+    return why.str();
+  }
+  if (s1.large_live != s0.large_live + 1 || s1.mid_live != s0.mid_live || s2.large_live != s0.large_live)
+    why << "not counted as one large block";
+  else return "";
+  return why.str();
 }
 
 }  // namespace
@@ -108,6 +164,47 @@ int main() {
       RC_ASSERT(hp::addr(p) % hp::min_align(size) == 0u);
       RC_ASSERT(s1.small_live_blocks == s0.small_live_blocks + 1);
       RC_ASSERT(s1.small_live_bytes == s0.small_live_bytes + ref_class_size(size));
+      RC_ASSERT(hp::check_str() == std::string());
+    });
+  });
+  std::printf("- classes: every medium class edge gets the tier and class of the reference (sweep)\n");
+  {
+    hp::reset();
+    const bool mid = hp::mid_on();
+    std::vector<size_t> edges = {hp::kSmallMax + 1, hp::kMidMax, hp::kMidMax + 1};
+    for (unsigned k = 0; k < hp::kMidClasses; k++)
+      for (size_t d = 0; d < 3; d++) edges.push_back(hp::mid_class_size(k) - 1 + d);
+    bool medium = true;
+    for (size_t size : edges) {
+      std::string why = check_big(size, mid);
+      if (!why.empty()) {
+        std::printf("Falsified: %s\n", why.c_str());
+        medium = false;
+        break;
+      }
+    }
+    hak_stats_t st = hp::stats();
+    if (medium && (st.mid_live != 0 || st.mid_superslabs > hp::kMidClasses || (!mid && st.mid_superslabs != 0))) {
+      std::printf("Falsified: after freeing all: mid_live %llu, mid_superslabs %llu\n",
+                  (unsigned long long)st.mid_live, (unsigned long long)st.mid_superslabs);
+      medium = false;
+    }
+    hak_trim();
+    st = hp::stats();
+    if (medium && (st.mid_superslabs != 0 || st.ss_mapped != 0)) {
+      std::printf("Falsified: after trim: mid_superslabs %llu, ss_mapped %llu\n",
+                  (unsigned long long)st.mid_superslabs, (unsigned long long)st.ss_mapped);
+      medium = false;
+    }
+    std::printf("%s (%s level)\n", medium ? "OK" : "Falsified", mid ? "medium tier on" : "medium tier off");
+    ok &= medium;
+  }
+
+  ok &= rc::check("classes: a request over 32 KiB gets the tier and medium class of the reference", [](void) {
+    size_t size = *gen_mid_size();
+    hp::isolated([&] {
+      hp::reset();
+      RC_ASSERT(check_big(size, hp::mid_on()) == std::string());
       RC_ASSERT(hp::check_str() == std::string());
     });
   });

@@ -18,6 +18,7 @@
 #include <functional>
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -28,7 +29,11 @@
 namespace hp {
 
 constexpr uint64_t kSsSize = uint64_t(1) << 21;   // a SuperSlab: 2 MiB
-constexpr size_t kSmallMax = 32768;                // larger requests are large mappings
+constexpr size_t kSmallMax = 32768;                // larger requests: medium or large
+constexpr size_t kMidMax = size_t(512) << 10;      // larger still: large mappings
+constexpr unsigned kMidClasses = 16;
+constexpr size_t kMidAlign = 8192;                 // every medium block is 8 KiB-aligned
+constexpr size_t kPage = 4096;
 constexpr hak_limits_t kDefaultLimits = {256, 512, 60};
 constexpr uint64_t kSecNs = 1000000000ull;
 
@@ -36,6 +41,49 @@ inline hak_stats_t stats() {
   hak_stats_t s;
   hak_stats(&s);
   return s;
+}
+
+// ---- tiers: the reference rules (docs/design.md), independent of hakmem's dispatch ----------------
+// Small: max(size, alignment) <= 32 KiB (a size class). Medium, at the off and fast hardening
+// levels only: 32 KiB < size <= 512 KiB with alignment <= a page; class k (0..15) holds
+// (5 + k % 4) << (13 + k / 4) bytes (40 KiB .. 512 KiB), a request the smallest that fits; the
+// block's usable size is its class. Large: everything else (own mapping, page-rounded).
+enum class Tier { None = 0, Small = 1, Mid = 2, Large = 3 };
+
+inline const char *tier_name(Tier t) {
+  return t == Tier::Small ? "small" : t == Tier::Mid ? "medium" : t == Tier::Large ? "large" : "none";
+}
+
+inline size_t mid_class_size(unsigned k) { return size_t(5 + k % 4) << (13 + k / 4); }
+inline unsigned mid_class(size_t size) {   // linear search (mid.c uses clz arithmetic)
+  unsigned k = 0;
+  while (k + 1 < kMidClasses && mid_class_size(k) < size) k++;
+  return k;
+}
+inline size_t mid_block(size_t size) { return mid_class_size(mid_class(size)); }
+inline size_t mid_per_ss(unsigned k) { return size_t(kSsSize) / mid_class_size(k); }
+
+// The medium tier is on at levels off (0) and fast (1), as hak_stats reports the level.
+inline bool mid_on() { return stats().harden_level <= 1; }
+
+inline Tier tier_for(bool mid, size_t size, size_t align) {
+  if (std::max(size, align) <= kSmallMax) return Tier::Small;
+  if (mid && size > kSmallMax && size <= kMidMax && align <= kPage) return Tier::Mid;
+  return Tier::Large;
+}
+
+// Where hakmem put live block `p` (its registry entry and slot state, through the shim).
+inline Tier actual_tier(const void *p) { return Tier(hp_block_tier(p)); }
+
+// Bounds on mid_superslabs given the live medium blocks per class: they need ceil(live / per
+// SuperSlab); every SuperSlab of a class holds a live block except a lone kept empty one, which
+// hak_trim gives back (`trimmed`).
+inline void mid_ss_bounds(const uint64_t (&live)[kMidClasses], bool trimmed, uint64_t &lo, uint64_t &hi) {
+  lo = hi = 0;
+  for (unsigned k = 0; k < kMidClasses; k++) {
+    lo += (live[k] + mid_per_ss(k) - 1) / mid_per_ss(k);
+    hi += live[k] ? live[k] : (trimmed ? 0 : 1);
+  }
 }
 
 // hak_check() as a string ("" when every invariant holds); never RC_ASSERT the raw pointer.

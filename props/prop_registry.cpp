@@ -8,8 +8,10 @@
 //     boundary covers ceil(size / 2 MiB) chunks);
 //   - foreign addresses are never found: NULL, the stack, a global, the libc heap, code, the
 //     kernel half, 1 << 47, ~0, and random addresses in a window nobody maps;
-//   - Real(size): a hakmem block is found, a small one names the SuperSlab holding it, and once it
-//     is freed and the cache trimmed its address is not found any more.
+//   - Real(size): a hakmem block is found, a small or medium one names the SuperSlab holding it
+//     (a medium block lives in a SuperSlab given whole to its class: tagged entry), a large one
+//     an untagged descriptor (the tier by the reference rules of prop_common.hpp, at the level in
+//     force), and once it is freed and the cache trimmed its address is not found any more.
 // hak_check() is not called while fake entries exist (its count cross-check would object).
 #include <cstdlib>
 #include <map>
@@ -53,7 +55,8 @@ rc::Gen<Op> gen_op() {
                      gen::inRange(0u, kChunks + 2),
                      gen::elementOf(std::vector<unsigned>{0, 1, 8, 4096, 1u << 20, (1u << 21) - 1}))},
       {1, gen::apply([](unsigned a) { return Op{Kind::Real, a, 0, 0, false}; },
-                     gen::elementOf(std::vector<unsigned>{1, 100, 32768, 40000, 3u << 20}))},
+                     gen::elementOf(std::vector<unsigned>{1, 100, 32768, 32769, 40000, 200000, 524288,
+                                                          524289, 3u << 20}))},
   });
 }
 
@@ -133,7 +136,8 @@ int main() {
             uintptr_t e = hp_registry_lookup(p);
             RC_ASSERT(e != 0u);
             RC_ASSERT(hp_registry_lookup(static_cast<char *>(p) + usable - 1) == e);
-            if (op.a <= hp::kSmallMax) RC_ASSERT(hp_entry_ss_base(e) == (hp::addr(p) & ~(hp::kSsSize - 1)));
+            if (hp::tier_for(hp::mid_on(), op.a, 0) != hp::Tier::Large)
+              RC_ASSERT(hp_entry_ss_base(e) == (hp::addr(p) & ~(hp::kSsSize - 1)));
             else RC_ASSERT((e & hp_reg_tag_ss()) == 0u);
             hak_free(p);
             hak_trim();   // the only block: its SuperSlab (or mapping) is gone now

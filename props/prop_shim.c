@@ -18,12 +18,31 @@ bool hp_registry_set(uintptr_t addr, size_t size, uintptr_t entry) {
 void hp_registry_clear(uintptr_t addr, size_t size) { hm_registry_clear(addr, size); }
 uintptr_t hp_registry_lookup(const void *p) { return hm_registry_lookup(p); }
 size_t hp_registry_count(void) { return hm_registry_count(); }
-size_t hp_block_usable(const void *p) {
+static int block_tier(const void *p, size_t *size) {
   uintptr_t e = hm_registry_lookup(p);
+  *size = 0;
   if (e == 0) return 0;
-  if (!(e & HM_REG_SS)) return ((const hm_large *)e)->usable;
-  const hm_superslab *ss = (const hm_superslab *)(e - HM_REG_SS);
-  return ss->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)].block_size;
+  if (!(e & HM_REG_SS)) {
+    *size = ((const hm_large *)e)->usable;
+    return 3;
+  }
+  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
+  hm_slab *s = &ss->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+  if (atomic_load_explicit(&s->state, memory_order_acquire) == HM_SLOT_MID) {
+    *size = HM_LOAD_RELAXED(ss->mid_size);
+    return 2;
+  }
+  *size = s->block_size;
+  return 1;
+}
+size_t hp_block_usable(const void *p) {
+  size_t n;
+  block_tier(p, &n);
+  return n;
+}
+int hp_block_tier(const void *p) {
+  size_t n;
+  return block_tier(p, &n);
 }
 uintptr_t hp_entry_ss_base(uintptr_t entry) {
   if (!(entry & HM_REG_SS)) return 0;

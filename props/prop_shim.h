@@ -27,11 +27,14 @@ bool hp_registry_set(uintptr_t addr, size_t size, uintptr_t entry);
 void hp_registry_clear(uintptr_t addr, size_t size);
 uintptr_t hp_registry_lookup(const void *p);
 size_t hp_registry_count(void);
-/* The allocator's own size of live block `p`: its slab's block size (the size class), or a large
- * block's page-rounded usable bytes; what hak_stats counts in small_live_bytes / large_live_bytes.
+/* The allocator's own size of live block `p`: its slab's block size (the size class), a medium
+ * block's class size, or a large block's page-rounded usable bytes; what hak_stats counts in small_live_bytes / large_live_bytes.
  * (hak_malloc_usable_size returns the same outside ASan builds; under ASan it returns the
  * requested size, because the slack is poisoned.) 0 if `p` is not in a hakmem mapping. */
 size_t hp_block_usable(const void *p);
+/* Which tier holds live block `p`, by hakmem's own structures (registry entry, slot state):
+ * 1 small (slab), 2 medium (a SuperSlab given whole to a medium class), 3 large; 0 not hakmem's. */
+int hp_block_tier(const void *p);
 /* base address of the SuperSlab a registry entry names (0 if the entry is not a SuperSlab) */
 uintptr_t hp_entry_ss_base(uintptr_t entry);
 

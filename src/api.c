@@ -1,5 +1,6 @@
 /* api.c — the hak_* malloc family: argument rules, errno, and dispatch between the small tier
- * (size classes in SuperSlabs, heap.c) and the large tier (own mappings, large.c).
+ * (size classes in SuperSlabs, heap.c), the medium tier (whole SuperSlabs per class, mid.c) and
+ * the large tier (own mappings, large.c).
  * The malloc and free fast paths are here, inline: a table lookup plus a pop from (or push to)
  * the calling thread's current slab. Everything rare is in noinline functions. */
 #define _GNU_SOURCE
@@ -15,6 +16,7 @@ HM_NOINLINE void *hm_malloc_large(size_t size) {
     return NULL;
   }
   hm_ensure_init();
+  if (hm_mid_serves(size)) return hm_mid_alloc(size);
   return hm_large_alloc(size, HM_PAGE_SIZE, false);
 }
 
@@ -23,13 +25,14 @@ HAK_API void *hak_malloc(size_t size) { return hm_malloc_entry(size); }
 /* ---- ownership ----------------------------------------------------------------------------------- */
 typedef struct owner_info {
   hm_slab *slab;      /* small block: its slab */
+  hm_superslab *mid;  /* medium block: its SuperSlab */
   hm_large *large;    /* large block: its descriptor */
 } owner_info;
 
 /* What owns live block `p`; aborts with `what` if `p` is not a live block start, or with `freed`
  * if it is a block known to be free. */
 static owner_info owner_of(void *p, const char *what, const char *freed) {
-  owner_info o = {NULL, NULL};
+  owner_info o = {NULL, NULL, NULL};
   uintptr_t e = hm_registry_lookup(p);
   if (e == 0) hm_fatal(hm_large_recently_freed(p) ? freed : what, p);
   if (!(e & HM_REG_SS)) {
@@ -40,6 +43,12 @@ static owner_info owner_of(void *p, const char *what, const char *freed) {
   }
   hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
   hm_slab *s = &ss->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+  if (atomic_load_explicit(&s->state, memory_order_acquire) == HM_SLOT_MID) {
+    HM_CHECK(hm_mid_block_ok(p, ss, false), what, p);
+    HM_CHECK(hm_mid_block_ok(p, ss, true), freed, p);
+    o.mid = ss;
+    return o;
+  }
   HM_CHECK(atomic_load_explicit(&s->state, memory_order_acquire) == HM_SLOT_ACTIVE, what, p);
   uintptr_t off = (uintptr_t)p & (HM_SLAB_SIZE - 1);
   uint32_t idx = hm_block_index(s, (uintptr_t)p);
@@ -70,6 +79,8 @@ static void free_checked(void *p, size_t size, size_t align, const char *what) {
   if (o.large != NULL) {
     HM_CHECK(PAGE_ROUND(size ? size : 1) == PAGE_ROUND(o.large->requested ? o.large->requested : 1),
              what, p);
+  } else if (o.mid != NULL) {
+    HM_CHECK(size <= o.mid->mid_size && size > o.mid->mid_size / 2, what, p);
   } else if (hm_mit & HM_MIT_CANARY) {
     HM_CHECK(hm_strict_size_ok(p, o.slab, size, align), what, p);   /* the exact request is known */
   } else {
@@ -98,7 +109,10 @@ HAK_API void *hak_calloc(size_t n, size_t size) {
   }
   if (total > HM_SMALL_MAX) {
     hm_ensure_init();
-    return hm_large_alloc(total, HM_PAGE_SIZE, true);   /* fresh mappings are zero */
+    if (!hm_mid_serves(total)) return hm_large_alloc(total, HM_PAGE_SIZE, true);
+    void *p = hm_mid_alloc(total);
+    if (p != NULL) memset(p, 0, total);
+    return p;
   }
   void *p = hak_malloc(total);
   if (p != NULL) memset(p, 0, total);
@@ -109,6 +123,7 @@ HAK_API void *hak_calloc(size_t n, size_t size) {
  * request when canaries guard the rest. */
 static size_t usable_of(void *p, owner_info o) {
   if (o.large) return o.large->usable;
+  if (o.mid) return o.mid->mid_size;
   return (hm_mit & HM_MIT_CANARY) ? hm_strict_requested(p, o.slab) : o.slab->block_size;
 }
 
@@ -165,6 +180,7 @@ static void *alloc_aligned(size_t align, size_t size) {
     return p;
   }
   hm_ensure_init();
+  if (align <= HM_PAGE_SIZE && hm_mid_serves(size)) return hm_mid_alloc(size);  /* 8 KiB-aligned */
   return hm_large_alloc(size, align, false);
 }
 
@@ -222,6 +238,7 @@ HAK_API size_t hak_malloc_usable_size(void *p) {
 static size_t trim_all(size_t *large) {
   hak_thread_flush();
   *large = hm_large_trim();
+  hm_mid_trim();   /* its kept SuperSlabs go to the pool's cache, which is emptied next */
   return hm_pool_trim();
 }
 

@@ -16,7 +16,9 @@
 #define HM_MIN_BLOCK        8u
 #define HM_MAX_BLOCKS       (HM_SLAB_SIZE / HM_MIN_BLOCK) /* 8192 blocks in an 8-byte slab */
 #define HM_BITMAP_WORDS     (HM_MAX_BLOCKS / 64)          /* 128: 1 bit per 8-byte granule */
-#define HM_SMALL_MAX        32768u                   /* larger requests get their own mapping */
+#define HM_SMALL_MAX        32768u                   /* larger requests: the medium tier */
+#define HM_MID_MAX          (512u << 10)             /* larger still: their own mapping */
+#define HM_MID_CLASSES      16                       /* 40 KiB .. 512 KiB, four per power of two */
 #define HM_CLASSES          41                       /* src/class_table.h */
 #define HM_ADDR_BITS        47                       /* user address space the registry covers */
 
@@ -44,5 +46,6 @@ HM_STATIC_ASSERT(HM_SMALL_MAX <= HM_SLAB_SIZE / 2);
 HM_STATIC_ASSERT(HM_MAX_BLOCKS % 64 == 0);
 HM_STATIC_ASSERT((HM_SS_SIZE & (HM_SS_SIZE - 1)) == 0);
 HM_STATIC_ASSERT(HM_SMALL_MAX % 8 == 0);
+HM_STATIC_ASSERT(HM_SMALL_MAX == 32768u && HM_MID_MAX == HM_SMALL_MAX << (HM_MID_CLASSES / 4));
 
 #endif

@@ -54,14 +54,6 @@ void hm_slab_init(hm_slab *s, unsigned cls) {
   HAK_EXPENSIVE(hm_bitmap_is_clear(s->bitmap));
 }
 
-static uint64_t heap_rand(hm_heap *h) {
-  uint64_t x = h->rng;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return h->rng = x;
-}
-
 /* Hand about a page of never-used blocks to the free list, in random order when HM_MIT_RANDOM is
  * on (so the next allocation's address cannot be predicted from the last one). */
 static void slab_carve(hm_slab *s) {
@@ -71,26 +63,46 @@ static void slab_carve(hm_slab *s) {
   if (n > (uint32_t)(s->capacity - s->carved)) n = s->capacity - s->carved;
   uintptr_t first = HM_UNHIDE(s->start) + (uintptr_t)s->carved * s->block_size;
   size_t bytes = (size_t)n * s->block_size;
+  /* order[]: byte offsets from `first`, all below HM_CARVE_BYTES (one block when it is larger) */
   uint16_t order[HM_CARVE_BYTES / HM_MIN_BLOCK];
-  for (uint32_t i = 0; i < n; i++) order[i] = (uint16_t)i;
+  const uint32_t bs = s->block_size;
   hm_heap *h = hm_tl_self;
-  if ((hm_mit & HM_MIT_RANDOM) && n > 1 && h != HM_NO_HEAP)
-    for (uint32_t i = n - 1; i > 0; i--) {
-      uint32_t j = (uint32_t)(heap_rand(h) % (i + 1));
-      uint16_t t = order[i];
+  order[0] = 0;
+  if ((hm_mit & HM_MIT_RANDOM) && h != HM_NO_HEAP) {
+    /* inside-out Fisher-Yates: order[0, i] is a uniform permutation of the first i + 1 offsets
+     * after step i; each 64-bit draw gives two indices, each a multiply-high into [0, i] (no
+     * division) */
+    uint64_t x = h->rng, r = 0;
+    uint32_t off = 0;
+    for (uint32_t i = 1; i < n; i++) {
+      if (i & 1u) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        r = x;
+      }
+      uint32_t j = (uint32_t)(((r & 0xffffffffu) * (uint64_t)(i + 1)) >> 32);
+      r >>= 32;
+      off += bs;
       order[i] = order[j];
-      order[j] = t;
+      order[j] = (uint16_t)off;
     }
+    h->rng = x;
+  } else {
+    for (uint32_t i = 1; i < n; i++) order[i] = (uint16_t)(order[i - 1] + bs);
+  }
   hm_san_open((void *)first, bytes);
   if (hm_mit & HM_MIT_REUSE_CHECK) memset((void *)first, 0, bytes);   /* a reused slot is dirty */
-  hm_block *next = NULL;
+  /* link back to front; the secret is read once (the stores below could alias it otherwise) */
+  const uintptr_t key = hm_secret;
+  uintptr_t next = 0;
   for (uint32_t i = n; i-- > 0;) {
-    hm_block *b = (hm_block *)(first + (uintptr_t)order[i] * s->block_size);
-    b->next_enc = hm_encode(next, b);
+    uintptr_t b = first + order[i];
+    ((hm_block *)b)->next_enc = next ^ key ^ b;   /* hm_encode */
     next = b;
   }
   hm_san_close((void *)first, bytes);
-  s->free = next;
+  s->free = (hm_block *)next;
   s->carved = (uint16_t)(s->carved + n);
 }
 
@@ -125,25 +137,27 @@ static void slab_drain(hm_slab *s) {
 static void list_link_head(hm_heap *h, hm_slab *s) {
   s->prev = NULL;
   s->next = h->list[s->cls];
-  if (s->next) s->next->prev = s;
+  if (s->next) s->next->prev = s; else h->tail[s->cls] = s;
   h->list[s->cls] = s;
   s->in_list = 1;
   h->nslabs[s->cls]++;
 }
 static void list_unlink(hm_heap *h, hm_slab *s) {
   if (s->prev) s->prev->next = s->next; else h->list[s->cls] = s->next;
-  if (s->next) s->next->prev = s->prev;
+  if (s->next) s->next->prev = s->prev; else h->tail[s->cls] = s->prev;
   s->next = s->prev = NULL;
   s->in_list = 0;
   h->nslabs[s->cls]--;
 }
+/* O(1): a thread filling tens of MiB of one class owns hundreds of full slabs of it, and every
+ * refill moves the ones it found full to the back. */
 static void list_move_tail(hm_heap *h, hm_slab *s) {
   if (s->next == NULL) return;
   list_unlink(h, s);
-  hm_slab *t = h->list[s->cls];
-  while (t->next) t = t->next;   /* lists are short: slabs of one class of one thread */
+  hm_slab *t = h->tail[s->cls];
   t->next = s;
   s->prev = t;
+  h->tail[s->cls] = s;
   s->in_list = 1;
   h->nslabs[s->cls]++;
 }
@@ -267,11 +281,14 @@ HM_COLD void hm_free_bad(const void *p, const hm_slab *s) {
 }
 
 /* `p` lies in SuperSlab `ss`, slab `s`, which the calling thread does not own: a remote free
- * into a live slab, a free into an abandoned slab, or a pointer into a free slot. */
+ * into a live slab, a free into an abandoned slab, a medium block, or a pointer into a free slot. */
 HM_NOINLINE void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s) {
-  (void)ss;
-  if (atomic_load_explicit(&s->state, memory_order_acquire) != HM_SLOT_ACTIVE)
-    hm_fatal("invalid free", p);
+  unsigned state = atomic_load_explicit(&s->state, memory_order_acquire);
+  if (state == HM_SLOT_MID) {
+    hm_mid_free(p, ss);   /* a medium block: no slot of its SuperSlab has an owner */
+    return;
+  }
+  if (state != HM_SLOT_ACTIVE) hm_fatal("invalid free", p);
   hm_heap *me = hm_tl_self;
   if (me != HM_NO_HEAP && atomic_load_explicit(&s->owner, memory_order_relaxed) == me) {
     /* our own slab, reached here because the fast path is off (strict levels) */
@@ -410,8 +427,9 @@ bool hm_heap_is_valid(hm_heap *h, const char **why) {
       *why = "thread cache: the fast path's view disagrees with the heap's current slab";
       return false;
     }
-    for (hm_slab *s = h->list[cls]; s != NULL; s = s->next) {
-      if (++n > h->nslabs[cls] || s->cls != cls || s->in_list != 1 ||
+    hm_slab *last = NULL;
+    for (hm_slab *s = h->list[cls]; s != NULL; last = s, s = s->next) {
+      if (++n > h->nslabs[cls] || s->cls != cls || s->in_list != 1 || s->prev != last ||
           atomic_load(&s->owner) != h || atomic_load(&s->state) != HM_SLOT_ACTIVE) {
         *why = "thread cache: class list holds a slab the thread does not own";
         return false;
@@ -419,7 +437,7 @@ bool hm_heap_is_valid(hm_heap *h, const char **why) {
       cur_found |= s == h->cur[cls];
       if (!hm_slab_is_valid(s, why)) return false;
     }
-    if (n != h->nslabs[cls] || !cur_found) {
+    if (n != h->nslabs[cls] || !cur_found || h->tail[cls] != last) {
       *why = "thread cache: current slab not in its class list, or count off";
       return false;
     }

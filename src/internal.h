@@ -29,7 +29,8 @@
 /* ---- types ------------------------------------------------------------------------------------ */
 typedef struct hm_block { uintptr_t next_enc; } hm_block;   /* a free block: its encoded next */
 
-typedef enum { HM_SLOT_UNUSED = 0, HM_SLOT_ACTIVE = 1, HM_SLOT_EMPTY = 2 } hm_slot_state;
+/* MID: the whole SuperSlab serves one medium class (mid.c); such a slot has no owner. */
+typedef enum { HM_SLOT_UNUSED = 0, HM_SLOT_ACTIVE = 1, HM_SLOT_EMPTY = 2, HM_SLOT_MID = 3 } hm_slot_state;
 
 struct hm_heap;
 struct hm_superslab;
@@ -73,6 +74,13 @@ typedef struct hm_superslab {
   uint64_t cached_at_ns;          /* when it entered the cache */
   struct hm_superslab *next, *prev;  /* partial list or cache list (pool lock) */
   struct hm_superslab *all_next, *all_prev; /* every mapped SuperSlab (pool lock) */
+  /* while every slot is MID (mid.c, its lock): blocks of one medium class over the 2 MiB */
+  uint64_t mid_free;              /* bit i set: block i is free; no bit at or above mid_count */
+  uint32_t mid_size;              /* bytes per block */
+  uint16_t mid_count;             /* blocks that fit: 2 MiB / mid_size */
+  uint16_t mid_used;              /* blocks held by the program */
+  uint32_t mid_cls;               /* medium class */
+  struct hm_superslab *mid_next, *mid_prev;  /* the class's list, SuperSlabs with a free block first */
   hm_slab slabs[HM_SLABS_PER_SS];
   /* 1 bit per 8-byte granule of the 2 MiB: word (p & (2 MiB - 1)) >> 9, bit (p >> 3) & 63 */
   uint64_t bitmap[HM_SLABS_PER_SS * HM_BITMAP_WORDS];
@@ -85,6 +93,7 @@ typedef enum { HM_SS_PARTIAL = 1, HM_SS_FULL = 2, HM_SS_CACHED = 3 } hm_ss_where
 typedef struct hm_heap {
   hm_slab *cur[HM_CLASSES];       /* the slab the thread allocates from, per class (or NULL) */
   hm_slab *list[HM_CLASSES];      /* owned slabs of the class (cur included) */
+  hm_slab *tail[HM_CLASSES];      /* last slab of each list */
   uint32_t nslabs[HM_CLASSES];
   uint64_t rng;                   /* per-thread xorshift state for randomised slot order */
   uint32_t quar_len, quar_next;   /* quarantine ring: quar_len entries, oldest at quar_next */
@@ -140,6 +149,8 @@ void hm_meta_unlock_all(void);
 
 /* ---- pool.c: SuperSlabs, their slots, the LRU cache, prewarm ----------------------------------- */
 hm_slab *hm_pool_claim_slab(struct hm_heap *h, unsigned cls);   /* ACTIVE, owned by h; or NULL */
+hm_superslab *hm_pool_claim_whole(void);                        /* every slot MID; or NULL */
+void hm_pool_release_whole(hm_superslab *ss);                   /* every slot MID -> EMPTY */
 void hm_pool_release_slab(hm_slab *s);                          /* ACTIVE -> EMPTY */
 void hm_pool_abandon_slab(hm_slab *s);                          /* owner gone, blocks remain */
 hm_slab *hm_pool_adopt_any(struct hm_heap *h, unsigned cls);    /* an abandoned slab of cls */
@@ -205,7 +216,9 @@ extern const char *const hm_harden_names[4];
 void hm_harden_set_level(int level);
 
 /* ---- stats.c: counting while HAKMEM_STATS is on (the slow paths call these) ------------------ */
-void hm_count_alloc(unsigned cls, size_t bytes);   /* cls == HM_CLASSES: a large block */
+#define HM_COUNT_MID HM_CLASSES          /* the class index counting medium blocks */
+#define HM_COUNT_LARGE (HM_CLASSES + 1)  /* ... and large ones */
+void hm_count_alloc(unsigned cls, size_t bytes);
 void hm_count_free(unsigned cls, size_t bytes);
 void hm_stats_init(void);
 void hm_pool_class_live(uint64_t live[HM_CLASSES]);
@@ -213,6 +226,22 @@ void *hm_strict_malloc(size_t size, size_t align);
 void hm_strict_free(void *p, hm_slab *s, bool local);
 size_t hm_strict_requested(const void *p, const hm_slab *s);
 bool hm_strict_size_ok(const void *p, const hm_slab *s, size_t size, size_t align);
+
+/* ---- mid.c: 32 KiB < size <= 512 KiB in SuperSlabs given whole to one medium class ---------- */
+/* The medium tier serves the off and fast levels; the strict ones send these sizes to the large
+ * tier (guard page, PROT_NONE after free), like every size whose exact request they record. */
+#define HM_MIT_NO_MID (HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_REUSE_CHECK | HM_MIT_QUARANTINE)
+HM_INLINE bool hm_mid_serves(size_t size) {
+  return size > HM_SMALL_MAX && size <= HM_MID_MAX && !(hm_mit & HM_MIT_NO_MID);
+}
+void *hm_mid_alloc(size_t size);                /* NULL with errno ENOMEM */
+void hm_mid_free(void *p, hm_superslab *ss);    /* aborts on a double or invalid free */
+bool hm_mid_block_ok(const void *p, const hm_superslab *ss, bool live);  /* a (live) block start */
+size_t hm_mid_trim(void);                       /* give back each class's kept empty SuperSlab */
+void hm_mid_pool_stats(hak_stats_t *st);   /* hm_pool_stats + the medium counters, one snapshot */
+bool hm_mid_is_valid(const char **why);
+void hm_mid_lock(void);
+void hm_mid_unlock(void);
 
 /* ---- large.c ---------------------------------------------------------------------------------- */
 void *hm_large_alloc(size_t size, size_t align, bool zero);

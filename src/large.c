@@ -1,10 +1,11 @@
-/* large.c — requests above the slab tier: each gets its own 2 MiB-aligned mapping (so the
- * registry maps whole chunks to it) with a PROT_NONE guard page after the usable bytes, and grows
+/* large.c — requests above the medium tier (above the slab tier at the strict levels): each gets
+ * its own 2 MiB-aligned mapping (so the registry maps whole chunks to it) with a PROT_NONE guard
+ * page after the usable bytes; it grows in place while it fits its mapping, else
  * by mremap into a fresh aligned reservation (pages move, nothing is copied), by at least half
  * its size so a chain of small growths remaps O(log n) times.
  * Freed mappings up to 16 MiB wait in a small cache (64 entries, 64 MiB, newest first) for a
- * request of about their size, PROT_NONE meanwhile (a write after free still faults): reuse costs
- * one mprotect instead of mapping, trimming, guarding and registering. A cached mapping stays
+ * request they fit (cache_take), PROT_NONE meanwhile (a write after free still faults): reuse
+ * costs one mprotect instead of mapping, trimming, guarding and registering. A cached mapping stays
  * registered to its descriptor (magic HM_LARGE_CACHED), so a second free of it is a "double
  * free"; hak_trim and malloc_trim unmap the cache.
  * Invariants (large_lock): live == len(live list), live_bytes == sum of their usable;
@@ -94,10 +95,18 @@ static void cache_push(hm_large *l) {
   cache_bytes += l->usable;
 }
 
-/* The newest cached mapping that fits `usable` bytes without wasting more than a quarter. */
+/* The newest cached mapping that fits `usable` bytes without wasting more than a quarter of them
+ * or, at the off and fast levels, 8 MiB: the block keeps the whole mapping, so a block that then
+ * grows (realloc by doubling) does so in place, on pages that are already resident, with no
+ * system call. At most 8 MiB per block, out of at most CACHE_BYTES that were resident in the
+ * cache anyway. The strict levels keep the quarter: there the bytes past the request up to the
+ * guard page are slack no check covers. */
+#define WASTE_ABS ((size_t)8 << 20)
 static hm_large *cache_take(size_t usable) {
+  size_t waste = usable / 4;
+  if (!(hm_mit & HM_MIT_NO_MID) && waste < WASTE_ABS) waste = WASTE_ABS;
   for (hm_large *l = cache_head; l != NULL; l = l->next)
-    if (l->usable >= usable && l->usable - usable <= usable / 4) {
+    if (l->usable >= usable && l->usable - usable <= waste) {
       cache_remove(l);
       return l;
     }
@@ -163,7 +172,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
       hm_os_protect_rw(p, c->usable);
       hm_san_alloc(p, size, c->usable, false);
       if (zero) memset(p, 0, size);   /* a reused mapping holds old data */
-      if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_CLASSES, c->usable);
+      if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_COUNT_LARGE, c->usable);
       return p;
     }
   }
@@ -180,7 +189,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     goto fail;
   }
   hm_san_alloc(p, size, usable, true);
-  if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_CLASSES, usable);
+  if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_COUNT_LARGE, usable);
   return p;
 fail:
   if (l) hm_meta_large_free(l);
@@ -192,7 +201,7 @@ void hm_large_free(hm_large *l, void *p) {
   bool at_base = (uintptr_t)p == HM_UNHIDE(l->base);
   if (!at_base || l->magic != HM_LARGE_MAGIC)
     hm_fatal(at_base && l->magic == HM_LARGE_CACHED ? "double free" : "invalid free", p);
-  if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_CLASSES, l->usable);
+  if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_COUNT_LARGE, l->usable);
   hm_san_free(p, l->usable);
   bool keep = l->usable <= CACHE_BLOCK_MAX;
   if (keep) hm_os_protect_none(p, l->usable);   /* before anyone can take it from the cache */
@@ -211,7 +220,8 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   HM_CHECK((uintptr_t)p == HM_UNHIDE(l->base) && l->magic == HM_LARGE_MAGIC, "invalid pointer", p);
   size_t usable = PAGE_ROUND(size ? size : 1);
   if (usable <= l->usable) {
-    if (size <= HM_SMALL_MAX || usable < l->usable / 2) return NULL;   /* caller moves it */
+    /* a shrink to under half moves (the caller copies into a smaller block); growth stays */
+    if (size <= HM_SMALL_MAX || (size < l->requested && usable < l->usable / 2)) return NULL;
     pthread_mutex_lock(&large_lock);
     l->requested = size;
     pthread_mutex_unlock(&large_lock);

@@ -253,6 +253,41 @@ void hm_pool_release_slab(hm_slab *s) {
   pthread_mutex_unlock(&pool_lock);
 }
 
+/* A whole SuperSlab for the medium tier (mid.c, which holds its own lock around this): every
+ * slot MID and unowned, so the pool counts it full and free's fast path never matches an owner. */
+hm_superslab *hm_pool_claim_whole(void) {
+  pthread_mutex_lock(&pool_lock);
+  hm_superslab *ss = ss_acquire_locked();
+  if (ss != NULL) {
+    HAK_INVARIANT(ss->active == 0 && ss->free_slots == ALL_SLOTS);
+    ss->free_slots = 0;
+    ss->unused_slots = 0;   /* its pages will be written */
+    ss->active = HM_SLABS_PER_SS;
+    ss->where = HM_SS_FULL;
+    ss_full++;
+    for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
+      atomic_store_explicit(&ss->slabs[i].owner, NULL, memory_order_relaxed);
+      atomic_store_explicit(&ss->slabs[i].state, HM_SLOT_MID, memory_order_release);
+    }
+  }
+  pthread_mutex_unlock(&pool_lock);
+  return ss;
+}
+
+void hm_pool_release_whole(hm_superslab *ss) {
+  pthread_mutex_lock(&pool_lock);
+  HAK_INVARIANT(ss->where == HM_SS_FULL && ss->free_slots == 0);
+  for (unsigned i = 0; i < HM_SLABS_PER_SS; i++)
+    atomic_store_explicit(&ss->slabs[i].state, HM_SLOT_EMPTY, memory_order_release);
+  HM_STORE_RELAXED(ss->mid_size, 0);   /* hm_mid_block_ok reads it without mid.c's lock */
+  ss->free_slots = ALL_SLOTS;
+  ss->active = 0;
+  ss_full--;
+  cache_push_locked(ss, false);
+  enforce_limits_locked();
+  pthread_mutex_unlock(&pool_lock);
+}
+
 /* ---- abandoned slabs ---------------------------------------------------------------------------- */
 static void abandoned_unlink(hm_slab *s) {
   if (s->prev) s->prev->next = s->next; else abandoned[s->cls] = s->next;
@@ -392,6 +427,10 @@ void hm_pool_init(void) {
   ttl_ns = hm_cfg.ttl_sec * SEC_NS;
 }
 
+static bool ss_is_mid(const hm_superslab *ss) {
+  return atomic_load_explicit(&ss->slabs[0].state, memory_order_relaxed) == HM_SLOT_MID;
+}
+
 /* ---- statistics and validation ------------------------------------------------------------------ */
 void hm_pool_stats(hak_stats_t *st) {
   pthread_mutex_lock(&pool_lock);
@@ -412,7 +451,7 @@ void hm_pool_stats(hak_stats_t *st) {
   st->limit_max_bytes = max_bytes;
   st->limit_ttl_sec = ttl_ns / SEC_NS;
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next) {
-    if (ss->active == 0) continue;
+    if (ss->active == 0 || ss_is_mid(ss)) continue;
     for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
       const hm_slab *s = &ss->slabs[i];
       if (ss->free_slots & (1u << i)) continue;
@@ -429,7 +468,7 @@ void hm_pool_stats(hak_stats_t *st) {
 void hm_pool_class_live(uint64_t live[HM_CLASSES]) {
   pthread_mutex_lock(&pool_lock);
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next)
-    for (unsigned i = 0; i < HM_SLABS_PER_SS && ss->active; i++)
+    for (unsigned i = 0; i < HM_SLABS_PER_SS && ss->active && !ss_is_mid(ss); i++)
       if (!(ss->free_slots & (1u << i))) live[ss->slabs[i].cls] += HM_LOAD_RELAXED(ss->slabs[i].used);
   pthread_mutex_unlock(&pool_lock);
 }
@@ -445,10 +484,13 @@ static bool ss_is_valid(const hm_superslab *ss, const char **why) {
   if (ss->active != HM_SLABS_PER_SS - (uint32_t)__builtin_popcount(ss->free_slots))
     FAIL("pool: active slab count disagrees with the free-slot mask");
   if ((ss->unused_slots & ~ss->free_slots) != 0) FAIL("pool: an ACTIVE slot is marked never-used");
+  bool mid = ss_is_mid(ss);
+  if (mid && (ss->free_slots != 0 || ss->where != HM_SS_FULL)) FAIL("pool: medium SuperSlab not claimed whole");
   for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
     unsigned st = atomic_load_explicit(&ss->slabs[i].state, memory_order_relaxed);
     bool free_bit = (ss->free_slots >> i) & 1u;
-    if (free_bit == (st == HM_SLOT_ACTIVE)) FAIL("pool: slot state disagrees with the free-slot mask");
+    if (free_bit == (st == HM_SLOT_ACTIVE || st == HM_SLOT_MID) || mid != (st == HM_SLOT_MID))
+      FAIL("pool: slot state disagrees with the free-slot mask");
     if (ss->slabs[i].ss != ss || HM_UNHIDE(ss->slabs[i].start) != HM_UNHIDE(ss->base) + ((uintptr_t)i << HM_SLAB_SHIFT))
       FAIL("pool: slab geometry");
   }

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include "internal.h"
 
-static _Atomic uint64_t class_allocs[HM_CLASSES + 1], class_frees[HM_CLASSES + 1];  /* + large */
+static _Atomic uint64_t class_allocs[HM_CLASSES + 2], class_frees[HM_CLASSES + 2];  /* + mid, large */
 static _Atomic uint64_t live_bytes, peak_bytes;
 
 void hm_count_alloc(unsigned cls, size_t bytes) {
@@ -31,7 +31,7 @@ void hm_count_free(unsigned cls, size_t bytes) {
 HAK_API void hak_stats(hak_stats_t *out) {
   if (out == NULL) return;
   memset(out, 0, sizeof *out);
-  hm_pool_stats(out);
+  hm_mid_pool_stats(out);
   hm_large_stats(out);
   out->remote_frees = atomic_load_explicit(&hm_remote_free_count, memory_order_relaxed);
   out->slabs_adopted = atomic_load_explicit(&hm_adopt_count, memory_order_relaxed);
@@ -41,7 +41,7 @@ HAK_API void hak_stats(hak_stats_t *out) {
   out->madvise_calls = atomic_load_explicit(&hm_os_count.madvise, memory_order_relaxed);
   out->mprotect_calls = atomic_load_explicit(&hm_os_count.mprotect, memory_order_relaxed);
   out->harden_level = (uint64_t)hm_harden_level;
-  for (unsigned c = 0; c <= HM_CLASSES; c++) {
+  for (unsigned c = 0; c <= HM_COUNT_LARGE; c++) {
     out->counted_allocs += atomic_load_explicit(&class_allocs[c], memory_order_relaxed);
     out->counted_frees += atomic_load_explicit(&class_frees[c], memory_order_relaxed);
   }
@@ -55,6 +55,7 @@ HAK_API const char *hak_check(void) {
   if (!hm_registry_is_valid(&why)) return why;
   if (!hm_pool_is_valid(&why)) return why;
   if (!hm_large_is_valid(&why)) return why;
+  if (!hm_mid_is_valid(&why)) return why;
   if (!hm_heap_is_valid(hm_tl_self, &why)) return why;
   /* every registered chunk belongs to a SuperSlab or a large mapping (racy against other
    * threads mapping at the same moment: callers check when quiescent) */
@@ -99,22 +100,26 @@ static void report(int fd) {
   say(&o, "hakmem statistics (pid %d, hardening %s%s)\n", (int)getpid(),
       hm_harden_names[hm_harden_level], counted ? "" : "; per-class counts need HAKMEM_STATS=1");
   say(&o, "  %-7s %8s %14s %14s %12s\n", "class", "size", "allocs", "frees", "live");
-  for (unsigned c = 0; c <= HM_CLASSES; c++) {
+  for (unsigned c = 0; c <= HM_COUNT_LARGE; c++) {
     uint64_t a = atomic_load_explicit(&class_allocs[c], memory_order_relaxed);
     uint64_t f = atomic_load_explicit(&class_frees[c], memory_order_relaxed);
-    uint64_t l = c < HM_CLASSES ? live[c] : st.large_live;
+    uint64_t l = c < HM_CLASSES ? live[c] : c == HM_COUNT_MID ? st.mid_live : st.large_live;
     if (a == 0 && l == 0) continue;
     if (c < HM_CLASSES)
       say(&o, "  %-7u %8u %14llu %14llu %12llu\n", c, hm_class_size[c], U(a), U(f), U(l));
+    else if (c == HM_COUNT_MID)
+      say(&o, "  %-7s %8s %14llu %14llu %12llu\n", "medium", "<=512K", U(a), U(f), U(l));
     else
-      say(&o, "  %-7s %8s %14llu %14llu %12llu\n", "large", ">32K", U(a), U(f), U(l));
+      say(&o, "  %-7s %8s %14llu %14llu %12llu\n", "large", ">512K", U(a), U(f), U(l));
   }
-  say(&o, "  live bytes %llu (small %llu, large %llu)", U(st.small_live_bytes + st.large_live_bytes),
-      U(st.small_live_bytes), U(st.large_live_bytes));
+  say(&o, "  live bytes %llu (small %llu, medium %llu, large %llu)",
+      U(st.small_live_bytes + st.mid_live_bytes + st.large_live_bytes), U(st.small_live_bytes),
+      U(st.mid_live_bytes), U(st.large_live_bytes));
   if (counted) say(&o, ", peak %llu", U(st.counted_peak_bytes));
-  say(&o, "\n  SuperSlabs: %llu mapped (%llu in use, %llu cached = %llu MiB), %llu slabs active\n",
-      U(st.ss_mapped), U(st.ss_in_use), U(st.ss_cached), U(st.ss_cached_bytes >> 20),
-      U(st.slabs_active));
+  say(&o, "\n  SuperSlabs: %llu mapped (%llu in use, %llu of them medium; %llu cached = %llu MiB), "
+          "%llu slabs active\n",
+      U(st.ss_mapped), U(st.ss_in_use), U(st.mid_superslabs), U(st.ss_cached),
+      U(st.ss_cached_bytes >> 20), U(st.slabs_active));
   say(&o, "  SuperSlabs ever mapped %llu, unmapped %llu, prewarmed %llu\n", U(st.ss_map_calls),
       U(st.ss_unmap_calls), U(st.prewarmed));
   say(&o, "  cache: %llu hits, %llu misses; evictions %llu by count, %llu by bytes, %llu by TTL, "

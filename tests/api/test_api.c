@@ -41,6 +41,21 @@ static bool all_zero(const void *p, size_t n) {
 
 static size_t min_align_for(size_t n) { return n >= 16 ? 16 : 8; }
 
+/* Tiers: small <= 32 KiB < medium <= 512 KiB < large. The medium tier serves the off and fast
+ * levels only; at strict and paranoid (api_hak_strict, api_hak_paranoid) every size over 32 KiB
+ * gets its own mapping. */
+#define MID_MAX ((size_t)512 << 10)
+static bool medium_tier_on(void) { return stats_now().harden_level < 2; }
+/* The medium class of `n` (32 KiB < n <= 512 KiB): four per power of two, 40 KiB .. 512 KiB. */
+static size_t mid_class(size_t n) {
+  for (unsigned k = 0; k < 16; k++) {
+    size_t c = (size_t)(5 + k % 4) << (13 + k / 4);
+    if (n <= c) return c;
+  }
+  return 0;
+}
+static size_t page_round(size_t n) { return (n + 4095) / 4096 * 4096; }
+
 static void check_aligned_block(void *p, size_t n, const char *what) {
   CHECK(p != NULL, "%s(%zu) returned NULL", what, n);
   CHECK(((uintptr_t)p & (min_align_for(n) - 1)) == 0, "%s(%zu) = %p is not %zu-byte aligned", what, n,
@@ -53,22 +68,30 @@ static void check_aligned_block(void *p, size_t n, const char *what) {
 static void test_face_is_hakmem(void) {
   hak_stats_t s0 = stats_now();
   void *p = API(malloc)(100);
-  void *q = API(malloc)(200 * KiB);
+  void *q = API(malloc)(1 * MiB);
+  void *m = API(malloc)(200 * KiB);
   hak_stats_t s1 = stats_now();
-  CHECK(p && q, "malloc(100) / malloc(200 KiB) failed");
+  CHECK(p && q && m, "malloc(100) / malloc(1 MiB) / malloc(200 KiB) failed");
   CHECK(s1.small_live_blocks == s0.small_live_blocks + 1,
         "malloc(100) is not served by hakmem: small_live_blocks %" PRIu64 " -> %" PRIu64,
         s0.small_live_blocks, s1.small_live_blocks);
-  CHECK(s1.large_live == s0.large_live + 1,
-        "malloc(200 KiB) is not served by hakmem: large_live %" PRIu64 " -> %" PRIu64, s0.large_live,
-        s1.large_live);
+  uint64_t large_more = medium_tier_on() ? 1 : 2;   /* at strict levels 200 KiB is large too */
+  CHECK(s1.large_live == s0.large_live + large_more,
+        "malloc(1 MiB) + malloc(200 KiB) at level %" PRIu64 ": large_live %" PRIu64 " -> %" PRIu64
+        " (expected +%" PRIu64 ")", s1.harden_level, s0.large_live, s1.large_live, large_more);
+  CHECK(s1.mid_live == s0.mid_live + 2 - large_more,
+        "malloc(200 KiB) at level %" PRIu64 ": mid_live %" PRIu64 " -> %" PRIu64, s1.harden_level,
+        s0.mid_live, s1.mid_live);
   API(free)(p);
   API(free)(q);
+  API(free)(m);
   hak_stats_t s2 = stats_now();
   CHECK(s2.small_live_blocks == s0.small_live_blocks, "free(p) left small_live_blocks %" PRIu64
         " (was %" PRIu64 ")", s2.small_live_blocks, s0.small_live_blocks);
   CHECK(s2.large_live == s0.large_live, "free(q) left large_live %" PRIu64 " (was %" PRIu64 ")",
         s2.large_live, s0.large_live);
+  CHECK(s2.mid_live == s0.mid_live, "free(m) left mid_live %" PRIu64 " (was %" PRIu64 ")",
+        s2.mid_live, s0.mid_live);
 #ifdef HAK_EXPECTED_DEBUG
   CHECK(hak_debug_level() == HAK_EXPECTED_DEBUG, "hak_debug_level() = %d, the build says %d",
         hak_debug_level(), HAK_EXPECTED_DEBUG);
@@ -371,10 +394,11 @@ static void test_realloc(void) {
     CHECK(((uintptr_t)q & 7) == 0, "realloc(p, 0) = %p not 8-byte aligned", q);
     API(free)(q);
     hak_stats_t s1 = stats_now();
-    CHECK(s1.small_live_blocks == s0.small_live_blocks && s1.large_live == s0.large_live,
+    CHECK(s1.small_live_blocks == s0.small_live_blocks && s1.large_live == s0.large_live &&
+          s1.mid_live == s0.mid_live,
           "realloc(p[%zu], 0) + free leaked: small %" PRIu64 " -> %" PRIu64 ", large %" PRIu64
-          " -> %" PRIu64, zsizes[i], s0.small_live_blocks, s1.small_live_blocks, s0.large_live,
-          s1.large_live);
+          " -> %" PRIu64 ", medium %" PRIu64 " -> %" PRIu64, zsizes[i], s0.small_live_blocks,
+          s1.small_live_blocks, s0.large_live, s1.large_live, s0.mid_live, s1.mid_live);
   }
 
   /* reallocarray */
@@ -444,6 +468,182 @@ static void test_calloc(void) {
   check_ok("calloc");
 }
 
+/* ---- the medium tier ------------------------------------------------------------------------- */
+/* Whether `u` is a usable size hakmem may report for malloc(n), 32 KiB < n: exactly the class of
+ * a medium block; for a large block a whole number of pages from the page-rounded size up (a
+ * reused cached mapping may be bigger: by a quarter at strict levels, more at off and fast). Under
+ * ASan it reports the request. */
+static bool usable_ok(size_t n, size_t u) {
+#ifdef TEST_ASAN
+  return u >= n;
+#else
+  if (n <= MID_MAX && medium_tier_on()) return u == mid_class(n);
+  size_t pr = page_round(n);
+  return u >= pr && u % 4096 == 0 && (medium_tier_on() || u <= pr + pr / 4);
+#endif
+}
+
+/* malloc(n), checking which tier served it through the live counts and the usable size. */
+static void *malloc_in_tier(size_t n, const char *how) {
+  bool medium = n > 32 * KiB && n <= MID_MAX && medium_tier_on();
+  hak_stats_t s0 = stats_now();
+  void *p = API(malloc)(n);
+  hak_stats_t s1 = stats_now();
+  CHECK(p != NULL, "%s: malloc(%zu) failed", how, n);
+  size_t u = API(malloc_usable_size)(p);
+  CHECK(usable_ok(n, u), "%s: malloc_usable_size(malloc(%zu)) = %zu at level %" PRIu64 ", expected %s",
+        how, n, u, s1.harden_level, medium ? "the medium class" : "whole pages from the rounded size up");
+  CHECK(s1.mid_live == s0.mid_live + medium && s1.large_live == s0.large_live + !medium,
+        "%s: malloc(%zu) at level %" PRIu64 " should be %s: mid_live %" PRIu64 " -> %" PRIu64
+        ", large_live %" PRIu64 " -> %" PRIu64, how, n, s1.harden_level, medium ? "medium" : "large",
+        s0.mid_live, s1.mid_live, s0.large_live, s1.large_live);
+  if (medium)
+    CHECK(s1.mid_live_bytes == s0.mid_live_bytes + mid_class(n), "%s: malloc(%zu): mid_live_bytes %"
+          PRIu64 " -> %" PRIu64 ", expected +%zu (the class size)", how, n, s0.mid_live_bytes,
+          s1.mid_live_bytes, mid_class(n));
+  return p;
+}
+
+static void test_medium(void) {
+  bool medium = medium_tier_on();
+  hak_stats_t s0 = stats_now();
+  if (!medium)
+    CHECK(s0.mid_live == 0 && s0.mid_live_bytes == 0 && s0.mid_superslabs == 0, "level %" PRIu64
+          " has no medium tier, but mid_live %" PRIu64 " mid_superslabs %" PRIu64, s0.harden_level,
+          s0.mid_live, s0.mid_superslabs);
+
+  /* 200 KiB: class 224 KiB (229376 bytes) */
+  CHECK(mid_class(200 * KiB) == 229376);
+  void *m = malloc_in_tier(200 * KiB, "200 KiB");
+  hak_stats_t s1 = stats_now();
+  if (medium) {
+    CHECK(s1.mid_live_bytes == s0.mid_live_bytes + 229376, "mid_live_bytes %" PRIu64 " -> %" PRIu64,
+          s0.mid_live_bytes, s1.mid_live_bytes);
+    CHECK(s1.mid_superslabs >= 1 && s1.mid_superslabs <= s1.ss_in_use, "a live medium block but "
+          "mid_superslabs %" PRIu64 " (ss_in_use %" PRIu64 ")", s1.mid_superslabs, s1.ss_in_use);
+  } else {
+    CHECK(s1.mid_superslabs == 0 && s1.mid_live == 0, "strict level: a medium SuperSlab exists");
+  }
+  memset(m, 0x11, 200 * KiB);
+  API(free)(m);
+  hak_stats_t s2 = stats_now();
+  CHECK(s2.mid_live == s0.mid_live && s2.mid_live_bytes == s0.mid_live_bytes && s2.large_live == s0.large_live,
+        "free(200 KiB block): mid_live %" PRIu64 " -> %" PRIu64 ", bytes %" PRIu64 " -> %" PRIu64,
+        s0.mid_live, s2.mid_live, s0.mid_live_bytes, s2.mid_live_bytes);
+
+  /* class boundaries, and the first size past the tier */
+  static const size_t bounds[] = {32769, 40960, 40961, 49152, 49153, 65536, 65537, 81920, 100000,
+                                   131072, 131073, 200 * 1024, 458752, 458753, 524287, 524288,
+                                   524289, 600000};
+  static const size_t classes[] = {40960, 40960, 49152, 49152, 57344, 65536, 81920, 81920, 114688,
+                                   131072, 163840, 229376, 458752, 524288, 524288, 524288, 0, 0};
+  for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+    size_t n = bounds[i];
+    CHECK(mid_class(n) == classes[i], "test table: class of %zu", n);
+    void *p = malloc_in_tier(n, "class boundary");
+    memset(p, 0x22, n);
+    CHECK(((uintptr_t)p & 8191) == 0 || !(medium && n <= MID_MAX), "medium block %p (malloc(%zu)) "
+          "not 8 KiB-aligned", p, n);
+    API(free_sized)(p, n);
+  }
+
+  /* calloc of a medium size is zero even when it reuses a dirty block: fill a whole SuperSlab's
+   * worth of the class (9 blocks of 224 KiB fit in 2 MiB), free them, calloc as many again. */
+  enum { NB = 9 };
+  static uint8_t *dirty[NB];
+  for (int i = 0; i < NB; i++) {
+    dirty[i] = API(malloc)(200 * KiB);
+    CHECK(dirty[i], "malloc(200 KiB)");
+    memset(dirty[i], 0xAA, API(malloc_usable_size)(dirty[i]));
+  }
+  for (int i = 0; i < NB; i++) API(free)(dirty[i]);
+  int reused = 0;
+  for (int i = 0; i < NB; i++) {
+    uint8_t *c = (i & 1) ? API(calloc)(200, KiB) : API(calloc)(1, 200 * KiB);
+    CHECK(c && all_zero(c, 200 * KiB), "calloc(200 KiB) #%d not zero after dirty frees of its class", i);
+    for (int j = 0; j < NB; j++) reused += c == dirty[j];
+    memset(c, 0xAB, 200 * KiB);
+    dirty[i] = c;
+  }
+  CHECK(reused >= 1 || !medium, "none of %d calloc(200 KiB) reused one of the %d freed blocks of "
+        "the class: the zeroing of a reused medium block is not tested", NB, NB);
+  for (int i = 0; i < NB; i++) API(free)(dirty[i]);
+
+  /* realloc small -> medium -> large -> medium (-> small) keeps the contents; tiers checked */
+  static const size_t steps[] = {1000, 100000, 300000, 1 * MiB, 300000, 60000, 20000};
+  size_t n = steps[0];
+  uint8_t *p = API(malloc)(n);
+  CHECK(p, "malloc(%zu)", n);
+  pattern_fill(p, n, 0x77, 0);
+  for (size_t i = 1; i < sizeof steps / sizeof steps[0]; i++) {
+    size_t m2 = steps[i];
+    hak_stats_t a = stats_now();
+    uint8_t *q = API(realloc)(p, m2);
+    hak_stats_t b = stats_now();
+    CHECK(q, "realloc(%zu -> %zu)", n, m2);
+    size_t keep = n < m2 ? n : m2, bad = pattern_find_bad(q, keep, 0x77);
+    CHECK(bad == keep, "realloc %zu -> %zu lost contents at byte %zu of %zu", n, m2, bad, keep);
+    pattern_fill(q, m2, 0x77, keep);
+    /* growing from medium to a bigger medium class or to large moves the block; so does a large
+     * block shrinking below half its size */
+    bool now_mid = m2 > 32 * KiB && m2 <= MID_MAX && medium, was_mid = n > 32 * KiB && n <= MID_MAX && medium;
+    if (m2 > n && (now_mid || m2 > MID_MAX))
+      CHECK(b.mid_live == a.mid_live + now_mid - was_mid, "realloc %zu -> %zu at level %" PRIu64
+            ": mid_live %" PRIu64 " -> %" PRIu64, n, m2, b.harden_level, a.mid_live, b.mid_live);
+    if (n == 1 * MiB && m2 == 300000)
+      CHECK(b.large_live == a.large_live - 1 + !now_mid && b.mid_live == a.mid_live + now_mid,
+            "realloc 1 MiB -> 300000 at level %" PRIu64 ": large_live %" PRIu64 " -> %" PRIu64
+            ", mid_live %" PRIu64 " -> %" PRIu64, b.harden_level, a.large_live, b.large_live,
+            a.mid_live, b.mid_live);
+    p = q;
+    n = m2;
+  }
+  API(free)(p);
+
+  /* aligned: up to a page the medium tier serves (its blocks are 8 KiB-aligned) */
+  void *al = NULL;
+  hak_stats_t a0 = stats_now();
+  int rc = API(posix_memalign)(&al, 4096, 100000);
+  hak_stats_t a1 = stats_now();
+  CHECK(rc == 0 && al != NULL && ((uintptr_t)al & 4095) == 0, "posix_memalign(4096, 100000) = %d, %p",
+        rc, al);
+  CHECK(a1.mid_live == a0.mid_live + medium, "posix_memalign(4096, 100000) at level %" PRIu64
+        ": mid_live %" PRIu64 " -> %" PRIu64, a1.harden_level, a0.mid_live, a1.mid_live);
+  memset(al, 0x33, 100000);
+  API(free_aligned_sized)(al, 4096, 100000);
+  rc = API(posix_memalign)(&al, 65536, 100000);
+  CHECK(rc == 0 && al != NULL && ((uintptr_t)al & 65535) == 0, "posix_memalign(65536, 100000) = %d, %p",
+        rc, al);
+  memset(al, 0x34, 100000);
+  API(free)(al);
+
+  /* blocks of one class from several threads' worth of calls: never overlapping, contents kept */
+  enum { NM = 40 };
+  static uint8_t *mb[NM];
+  for (int i = 0; i < NM; i++) {
+    size_t sz = 32 * KiB + 1 + (size_t)i * 12345;
+    mb[i] = API(malloc)(sz);
+    CHECK(mb[i], "malloc(%zu)", sz);
+    pattern_fill(mb[i], sz, 0x900 + (uint64_t)i, 0);
+  }
+  for (int i = 0; i < NM; i++) {
+    size_t sz = 32 * KiB + 1 + (size_t)i * 12345;
+    CHECK(pattern_find_bad(mb[i], sz, 0x900 + (uint64_t)i) == sz, "medium block %d (%zu B) overwritten", i, sz);
+    API(free)(mb[i]);
+  }
+  hak_stats_t s3 = stats_now();
+  CHECK(s3.mid_live == s0.mid_live && s3.mid_live_bytes == s0.mid_live_bytes &&
+        s3.large_live == s0.large_live, "after the medium tests: mid_live %" PRIu64 " -> %" PRIu64
+        ", large_live %" PRIu64 " -> %" PRIu64, s0.mid_live, s3.mid_live, s0.large_live, s3.large_live);
+  check_ok("medium tier");
+#ifndef API_LIBC
+  hak_trim();
+  hak_stats_t s4 = stats_now();
+  CHECK(s4.mid_live == 0 && s4.mid_superslabs == 0, "hak_trim with no medium block live left %" PRIu64
+        " medium SuperSlabs (%" PRIu64 " blocks)", s4.mid_superslabs, s4.mid_live);
+#endif
+}
+
 /* ---- malloc(0), free(NULL), sized frees ------------------------------------------------------ */
 static int cmp_uptr(const void *a, const void *b) {
   uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
@@ -471,8 +671,8 @@ static void test_zero_and_sized_free(void) {
   API(free_sized)(NULL, 0);
   API(free_aligned_sized)(NULL, 64, 0);
   hak_stats_t s1 = stats_now();
-  CHECK(s1.small_live_blocks == s0.small_live_blocks && s1.large_live == s0.large_live,
-        "free(NULL) changed the live counts");
+  CHECK(s1.small_live_blocks == s0.small_live_blocks && s1.large_live == s0.large_live &&
+        s1.mid_live == s0.mid_live, "free(NULL) changed the live counts");
 
   static const size_t sizes[] = {0, 1, 8, 100, 1024, 5000, 32768, 32769, 100000, 3 << 20};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -493,10 +693,11 @@ static void test_zero_and_sized_free(void) {
     }
   }
   hak_stats_t s2 = stats_now();
-  CHECK(s2.small_live_blocks == s0.small_live_blocks && s2.large_live == s0.large_live,
+  CHECK(s2.small_live_blocks == s0.small_live_blocks && s2.large_live == s0.large_live &&
+        s2.mid_live == s0.mid_live,
         "free_sized / free_aligned_sized did not release: small %" PRIu64 " -> %" PRIu64
-        ", large %" PRIu64 " -> %" PRIu64, s0.small_live_blocks, s2.small_live_blocks, s0.large_live,
-        s2.large_live);
+        ", large %" PRIu64 " -> %" PRIu64 ", medium %" PRIu64 " -> %" PRIu64, s0.small_live_blocks,
+        s2.small_live_blocks, s0.large_live, s2.large_live, s0.mid_live, s2.mid_live);
   check_ok("malloc(0) / free(NULL) / sized frees");
 }
 
@@ -595,6 +796,14 @@ static void check_stats_consistent(const hak_stats_t *s, const char *when) {
         when, s->slabs_active, s->ss_in_use);
   CHECK(s->small_live_bytes >= s->small_live_blocks * 8, "%s: %" PRIu64 " live bytes for %" PRIu64
         " blocks", when, s->small_live_bytes, s->small_live_blocks);
+  CHECK(s->mid_superslabs <= s->ss_in_use, "%s: %" PRIu64 " medium SuperSlabs but %" PRIu64 " in use",
+        when, s->mid_superslabs, s->ss_in_use);
+  CHECK(s->mid_live_bytes >= s->mid_live * 40960 && s->mid_live_bytes <= s->mid_live * MID_MAX,
+        "%s: %" PRIu64 " medium bytes for %" PRIu64 " blocks", when, s->mid_live_bytes, s->mid_live);
+  CHECK(s->mid_live <= s->mid_superslabs * 51, "%s: %" PRIu64 " medium blocks in %" PRIu64
+        " SuperSlabs", when, s->mid_live, s->mid_superslabs);
+  CHECK(s->harden_level < 2 || s->mid_superslabs == 0, "%s: level %" PRIu64 " but %" PRIu64
+        " medium SuperSlabs", when, s->harden_level, s->mid_superslabs);
 }
 
 static void test_trim_and_stats(void) {
@@ -604,25 +813,34 @@ static void test_trim_and_stats(void) {
   CHECK(p, "malloc after malloc_trim");
   API(free)(p);
 
-  enum { HELD = 200, LARGE = 5 };
-  static void *held[HELD], *large[LARGE];
+  enum { HELD = 200, LARGE = 5, MID = 6 };
+  static void *held[HELD], *large[LARGE], *mid[MID];
   static void *churn[512];
   test_rng_t r;
   rng_seed(&r, 31);
   hak_thread_flush();
   hak_stats_t s0 = stats_now();
   check_stats_consistent(&s0, "start");
-  uint64_t held_bytes = 0, large_bytes = 0;
+  uint64_t held_bytes = 0, large_bytes = 0, mid_bytes = 0;
   for (int i = 0; i < HELD; i++) {
     held[i] = API(malloc)(rng_range(&r, 1, 2000));
     CHECK(held[i], "malloc");
     held_bytes += API(malloc_usable_size)(held[i]);
   }
   for (int i = 0; i < LARGE; i++) {
-    large[i] = API(malloc)(rng_range(&r, 100 * KiB, 1 * MiB));
+    large[i] = API(malloc)(rng_range(&r, MID_MAX + 1, 2 * MiB));
     CHECK(large[i], "malloc (large)");
     large_bytes += API(malloc_usable_size)(large[i]);
   }
+  for (int i = 0; i < MID; i++) {
+    mid[i] = API(malloc)(rng_range(&r, 32 * KiB + 1, MID_MAX));
+    CHECK(mid[i], "malloc (medium)");
+    mid_bytes += API(malloc_usable_size)(mid[i]);
+  }
+  /* at strict levels the medium sizes are large blocks */
+  bool medium = medium_tier_on();
+  uint64_t want_large = LARGE + (medium ? 0 : MID), want_mid = medium ? MID : 0;
+  uint64_t want_large_bytes = large_bytes + (medium ? 0 : mid_bytes), want_mid_bytes = medium ? mid_bytes : 0;
   for (int round = 0; round < 40; round++) {
     for (int i = 0; i < 512; i++) churn[i] = API(malloc)(rng_range(&r, 1, 32768));
     for (int i = 0; i < 512; i++) API(free)(churn[(i * 263) % 512]);
@@ -641,11 +859,17 @@ static void test_trim_and_stats(void) {
   CHECK(USABLE_SUM_MATCHES(s2.small_live_bytes, s0.small_live_bytes + held_bytes), "small_live_bytes %" PRIu64
         " -> %" PRIu64 ", the held blocks' usable sizes add up to %" PRIu64, s0.small_live_bytes,
         s2.small_live_bytes, held_bytes);
-  CHECK(s2.large_live == s0.large_live + LARGE, "large_live %" PRIu64 " -> %" PRIu64 " holding %d more",
-        s0.large_live, s2.large_live, LARGE);
-  CHECK(USABLE_SUM_MATCHES(s2.large_live_bytes, s0.large_live_bytes + large_bytes), "large_live_bytes %" PRIu64
-        " -> %" PRIu64 ", held usable sizes add up to %" PRIu64, s0.large_live_bytes,
-        s2.large_live_bytes, large_bytes);
+  CHECK(s2.large_live == s0.large_live + want_large, "large_live %" PRIu64 " -> %" PRIu64 " holding %"
+        PRIu64 " more", s0.large_live, s2.large_live, want_large);
+  CHECK(USABLE_SUM_MATCHES(s2.large_live_bytes, s0.large_live_bytes + want_large_bytes), "large_live_bytes %"
+        PRIu64 " -> %" PRIu64 ", held usable sizes add up to %" PRIu64, s0.large_live_bytes,
+        s2.large_live_bytes, want_large_bytes);
+  CHECK(s2.mid_live == s0.mid_live + want_mid, "mid_live %" PRIu64 " -> %" PRIu64 " holding %" PRIu64
+        " more", s0.mid_live, s2.mid_live, want_mid);
+  CHECK(USABLE_SUM_MATCHES(s2.mid_live_bytes, s0.mid_live_bytes + want_mid_bytes), "mid_live_bytes %"
+        PRIu64 " -> %" PRIu64 ", held usable sizes add up to %" PRIu64, s0.mid_live_bytes,
+        s2.mid_live_bytes, want_mid_bytes);
+  CHECK(!medium || s2.mid_superslabs >= 1, "medium blocks held across hak_trim but mid_superslabs 0");
   CHECK(s2.ss_cached == 0, "hak_trim() left %" PRIu64 " SuperSlabs in the cache", s2.ss_cached);
   CHECK(s2.ss_in_use >= 1 && s2.slabs_active >= 1, "holding blocks but ss_in_use %" PRIu64
         " slabs_active %" PRIu64, s2.ss_in_use, s2.slabs_active);
@@ -659,6 +883,7 @@ static void test_trim_and_stats(void) {
 
   for (int i = 0; i < HELD; i++) API(free)(held[i]);
   for (int i = 0; i < LARGE; i++) API(free)(large[i]);
+  for (int i = 0; i < MID; i++) API(free)(mid[i]);
   hak_thread_flush();
   hak_trim();
   hak_stats_t s3 = stats_now();
@@ -669,13 +894,18 @@ static void test_trim_and_stats(void) {
         s0.small_live_bytes);
   CHECK(s3.large_live == s0.large_live && s3.large_live_bytes == s0.large_live_bytes,
         "after freeing everything: large_live %" PRIu64 " (was %" PRIu64 ")", s3.large_live, s0.large_live);
+  CHECK(s3.mid_live == s0.mid_live && s3.mid_live_bytes == s0.mid_live_bytes,
+        "after freeing everything: mid_live %" PRIu64 " (was %" PRIu64 ")", s3.mid_live, s0.mid_live);
   CHECK(s3.ss_cached == 0, "hak_trim left %" PRIu64 " cached", s3.ss_cached);
   CHECK(s3.ss_in_use <= s2.ss_in_use, "ss_in_use grew from %" PRIu64 " to %" PRIu64 " after freeing",
         s2.ss_in_use, s3.ss_in_use);
 #ifndef API_LIBC
   /* nothing but this test uses the hak_* heap: once everything is freed no SuperSlab is in use */
-  CHECK(s3.small_live_blocks == 0 && s3.large_live == 0, "hak_* heap not empty: %" PRIu64
-        " small, %" PRIu64 " large blocks live", s3.small_live_blocks, s3.large_live);
+  CHECK(s3.small_live_blocks == 0 && s3.large_live == 0 && s3.mid_live == 0, "hak_* heap not empty: %"
+        PRIu64 " small, %" PRIu64 " medium, %" PRIu64 " large blocks live", s3.small_live_blocks,
+        s3.mid_live, s3.large_live);
+  CHECK(s3.mid_superslabs == 0, "hak_trim on an empty heap left %" PRIu64 " medium SuperSlabs",
+        s3.mid_superslabs);
   CHECK(s3.ss_in_use == 0 && s3.slabs_active == 0, "empty heap but ss_in_use %" PRIu64 " slabs_active %"
         PRIu64, s3.ss_in_use, s3.slabs_active);
 #endif
@@ -834,6 +1064,7 @@ int main(void) {
       {"posix_memalign", test_posix_memalign},
       {"aligned_alloc / memalign / valloc / pvalloc", test_aligned_alloc_family},
       {"realloc", test_realloc},
+      {"medium tier (32 KiB < size <= 512 KiB)", test_medium},
       {"calloc zeroes reused memory", test_calloc},
       {"malloc(0), free(NULL), sized frees", test_zero_and_sized_free},
       {"malloc_usable_size is usable", test_usable_size_neighbours},

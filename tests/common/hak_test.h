@@ -71,6 +71,18 @@ static inline void test_fail(const char *file, int line, const char *expr, const
 #define CHECK(cond, ...) \
   ((cond) ? (void)0 : test_fail(__FILE__, __LINE__, #cond, "" __VA_ARGS__))
 
+/* The statistics as a value, and hak_check() as a CHECK (NULL when every invariant holds). */
+static inline hak_stats_t st(void) {
+  hak_stats_t s;
+  hak_stats(&s);
+  return s;
+}
+static inline void test_check_ok(int line) {
+  const char *why = hak_check();
+  if (why) test_fail(__FILE__, line, "hak_check()", "%s", why);
+}
+#define CHECK_OK() test_check_ok(__LINE__)
+
 /* xorshift64*: fast, deterministic, good enough to pick sizes and operations. */
 typedef struct test_rng {
   uint64_t s;

@@ -23,6 +23,17 @@ void free_aligned_sized(void *ptr, size_t alignment, size_t size) __attribute__(
 #define DETECT_KiB ((uintptr_t)1 << 10)
 #define DETECT_SLAB ((uintptr_t)64 << 10)  /* hakmem slab: one size class, 64 KiB aligned */
 #define DETECT_SS ((uintptr_t)2 << 20)     /* hakmem SuperSlab: 32 slabs, 2 MiB aligned */
+/* Tiers at the off and fast levels: small <= 32 KiB < medium <= 512 KiB < large (own mapping,
+ * guard page, PROT_NONE once freed). At strict and paranoid there is no medium tier: every size
+ * over 32 KiB is large. The *_large programs use sizes over DETECT_MID_MAX, the *_mid ones sizes
+ * in between. */
+#define DETECT_SMALL_MAX ((size_t)32 << 10)
+#define DETECT_MID_MAX ((size_t)512 << 10)
+#define DETECT_PAGE ((size_t)4096)
+#define DETECT_LARGE ((size_t)600000)      /* a large block at every level */
+#define DETECT_LARGE_PAGES ((size_t)528384) /* 516 KiB: the smallest page multiple past medium */
+#define DETECT_MID ((size_t)100000)        /* a medium block at off and fast: class 112 KiB */
+#define DETECT_MID_CLASS ((size_t)114688)  /* ... its usable size (a large one would have 100 KiB) */
 
 static inline void expect_pointer(const void *p) {
   fprintf(stderr, "detect: expect pointer %p\n", p);

@@ -1,9 +1,9 @@
-/* free the same large block (its own mapping) twice. Expect SIGABRT, "double free". */
+/* free the same large block (its own mapping, > 512 KiB) twice. Expect SIGABRT, "double free". */
 #include "detect.h"
 
 int main(void) {
-  char *p = malloc(100000);
-  SETUP(p != NULL);
+  char *p = malloc(DETECT_LARGE);
+  SETUP(p != NULL && DETECT_LARGE > DETECT_MID_MAX);
   p[0] = 1;
   free(p);
   expect_pointer(p);

@@ -2,8 +2,8 @@
 #include "detect.h"
 
 int main(void) {
-  char *p = malloc(100000);
-  SETUP(p != NULL);
+  char *p = malloc(DETECT_LARGE);
+  SETUP(p != NULL && DETECT_LARGE > DETECT_MID_MAX);
   expect_pointer(p + 4096);
   free(launder(p + 4096));
   return survived();

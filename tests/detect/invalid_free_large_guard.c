@@ -3,9 +3,10 @@
 #include "detect.h"
 
 int main(void) {
-  char *p = malloc(40960);
-  SETUP(p != NULL && malloc_usable_size(p) == 40960);
-  expect_pointer(p + 40960);
-  free(launder(p + 40960));
+  const size_t n = DETECT_LARGE_PAGES;
+  char *p = malloc(n);
+  SETUP(p != NULL && n > DETECT_MID_MAX && malloc_usable_size(p) == n);
+  expect_pointer(p + n);
+  free(launder(p + n));
   return survived();
 }

@@ -2,9 +2,10 @@
 #include "detect.h"
 
 int main(void) {
-  char *p = malloc(40960);
-  SETUP(p != NULL);
-  expect_pointer(p + 40960 - 4096);
-  free(launder(p + 40960 - 4096));
+  const size_t n = DETECT_LARGE_PAGES;
+  char *p = malloc(n);
+  SETUP(p != NULL && n > DETECT_MID_MAX);
+  expect_pointer(p + n - 4096);
+  free(launder(p + n - 4096));
   return survived();
 }

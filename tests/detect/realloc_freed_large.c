@@ -2,11 +2,11 @@
 #include "detect.h"
 
 int main(void) {
-  char *p = malloc(100000);
-  SETUP(p != NULL);
+  char *p = malloc(DETECT_LARGE);
+  SETUP(p != NULL && DETECT_LARGE > DETECT_MID_MAX);
   free(p);
   expect_pointer(p);
-  char *q = realloc(launder(p), 200000);
+  char *q = realloc(launder(p), 2 * DETECT_LARGE);
   (void)q;
   return survived();
 }

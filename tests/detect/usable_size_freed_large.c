@@ -3,8 +3,8 @@
 #include "detect.h"
 
 int main(void) {
-  char *p = malloc(100000);
-  SETUP(p != NULL);
+  char *p = malloc(DETECT_LARGE);
+  SETUP(p != NULL && DETECT_LARGE > DETECT_MID_MAX);
   free(p);
   expect_pointer(p);
   size_t n = malloc_usable_size(launder(p));

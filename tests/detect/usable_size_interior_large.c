@@ -3,8 +3,8 @@
 #include "detect.h"
 
 int main(void) {
-  char *p = malloc(100000);
-  SETUP(p != NULL);
+  char *p = malloc(DETECT_LARGE);
+  SETUP(p != NULL && DETECT_LARGE > DETECT_MID_MAX);
   expect_pointer(p + 8192);
   size_t n = malloc_usable_size(launder(p + 8192));
   fprintf(stderr, "detect: malloc_usable_size returned %zu\n", n);

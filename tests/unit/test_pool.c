@@ -5,16 +5,6 @@
 #include "hak_test.h"
 #include "internal.h"
 
-static hak_stats_t st(void) {
-  hak_stats_t s;
-  hak_stats(&s);
-  return s;
-}
-static void check_ok(int line) {
-  const char *why = hak_check();
-  if (why) test_fail(__FILE__, line, "hak_check()", "%s", why);
-}
-#define CHECK_OK() check_ok(__LINE__)
 
 enum { NBLK = 300000 };   /* 300k x 64 B = 18 MiB of blocks: about ten SuperSlabs */
 static void *blk[NBLK];

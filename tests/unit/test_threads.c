@@ -9,11 +9,6 @@ enum { N = 50000 };
 static void *blocks[N];
 static pthread_barrier_t bar;
 
-static hak_stats_t st(void) {
-  hak_stats_t s;
-  hak_stats(&s);
-  return s;
-}
 
 static void *alloc_then_wait(void *arg) {
   for (int i = 0; i < N; i++) {

@@ -1,0 +1,240 @@
+/* mid.c — the medium tier: 32 KiB < size <= 512 KiB, at the off and fast levels.
+ *
+ * A medium class takes a whole SuperSlab from the pool (every slot in state HM_SLOT_MID, no owner)
+ * and cuts the 2 MiB into blocks of one size: four classes per power of two, 40 KiB (51 blocks)
+ * to 512 KiB (4 blocks), every block 8 KiB-aligned. A 64-bit mask per SuperSlab records its free
+ * blocks, so a double free, or a pointer that is not a block start, is caught exactly. free gets
+ * here from the fast path's "not my slab" branch: a MID slot is never owned.
+ * Compared with a mapping per block (the large tier) a malloc/free pair makes no system call;
+ * an emptied SuperSlab goes back to the pool's cache (count, memory and age limits apply), except
+ * that each class keeps its last one, so a lone block allocated and freed in a loop does not
+ * move a SuperSlab between the two every time; hak_trim and malloc_trim give those back too.
+ * The strict levels send these sizes to the large tier instead (hm_mid_serves): there a block
+ * ends at a guard page and is PROT_NONE once freed.
+ * Invariants (mid_lock): per class, the list holds every SuperSlab of the class, those with a
+ * free block first; mid_used == mid_count - popcount(mid_free); no bit of mid_free at or above
+ * mid_count; a listed SuperSlab is empty only if it is the only one of its class.
+ * Lock order: mid_lock, then the pool's (claim and release nest in it).
+ */
+#include <errno.h>
+#include <string.h>
+#include "internal.h"
+
+typedef struct mid_list { hm_superslab *head, *tail; uint32_t len; } mid_list;
+
+static pthread_mutex_t mid_lock = PTHREAD_MUTEX_INITIALIZER;
+static mid_list lists[HM_MID_CLASSES];
+static uint64_t mid_ss_n, mid_live, mid_live_bytes;
+static uint64_t mid_rng;
+
+void hm_mid_lock(void) { pthread_mutex_lock(&mid_lock); }
+void hm_mid_unlock(void) { pthread_mutex_unlock(&mid_lock); }
+
+/* Class k (0..15) serves (size(k - 1), size(k)] where size(k) = (5 + k % 4) << (13 + k / 4). */
+static uint32_t class_size(unsigned k) { return (uint32_t)(5u + k % 4u) << (13u + k / 4u); }
+static unsigned class_of(size_t size) {
+  size_t s = size - 1;
+  unsigned e = 63u - (unsigned)__builtin_clzll((unsigned long long)s);   /* 15 .. 18 */
+  return (e - 15u) * 4u + (unsigned)(s >> (e - 2u)) - 4u;
+}
+HM_STATIC_ASSERT(HM_SS_SIZE / (5u << 13) <= 64);   /* the free mask holds every block */
+
+/* ---- the class lists (mid_lock held) ----------------------------------------------------------- */
+static void list_unlink(mid_list *l, hm_superslab *ss) {
+  if (ss->mid_prev) ss->mid_prev->mid_next = ss->mid_next; else l->head = ss->mid_next;
+  if (ss->mid_next) ss->mid_next->mid_prev = ss->mid_prev; else l->tail = ss->mid_prev;
+  ss->mid_next = ss->mid_prev = NULL;
+  l->len--;
+}
+static void list_push_head(mid_list *l, hm_superslab *ss) {
+  ss->mid_prev = NULL;
+  ss->mid_next = l->head;
+  if (l->head) l->head->mid_prev = ss; else l->tail = ss;
+  l->head = ss;
+  l->len++;
+}
+static void list_push_tail(mid_list *l, hm_superslab *ss) {
+  ss->mid_next = NULL;
+  ss->mid_prev = l->tail;
+  if (l->tail) l->tail->mid_next = ss; else l->head = ss;
+  l->tail = ss;
+  l->len++;
+}
+
+/* A free block of `ss`: the lowest, or with HM_MIT_RANDOM the first at or after a random index
+ * (rotating the mask), so consecutive blocks are not adjacent in a predictable way. */
+static unsigned pick(const hm_superslab *ss) {
+  uint64_t m = ss->mid_free;
+  if (!(hm_mit & HM_MIT_RANDOM)) return (unsigned)__builtin_ctzll(m);
+  uint64_t x = mid_rng ? mid_rng : (hm_secret | 1u);
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  mid_rng = x;
+  unsigned r = (unsigned)(((x >> 32) * ss->mid_count) >> 32);
+  uint64_t rot = r ? (m >> r) | (m << (64u - r)) : m;
+  return ((unsigned)__builtin_ctzll(rot) + r) & 63u;
+}
+
+void *hm_mid_alloc(size_t size) {
+  HAK_ASSERT(hm_mid_serves(size));
+  unsigned k = class_of(size);
+  uint32_t bs = class_size(k);
+  pthread_mutex_lock(&mid_lock);
+  mid_list *l = &lists[k];
+  hm_superslab *ss = l->head;
+  if (ss == NULL || ss->mid_free == 0) {
+    ss = hm_pool_claim_whole();
+    if (ss == NULL) {
+      pthread_mutex_unlock(&mid_lock);
+      errno = ENOMEM;
+      return NULL;
+    }
+    HM_STORE_RELAXED(ss->mid_size, bs);
+    ss->mid_count = (uint16_t)(HM_SS_SIZE / bs);
+    HM_STORE_RELAXED(ss->mid_free, ss->mid_count == 64 ? ~0ull : (1ull << ss->mid_count) - 1);
+    ss->mid_used = 0;
+    ss->mid_cls = k;
+    list_push_head(l, ss);
+    mid_ss_n++;
+  }
+  unsigned i = pick(ss);
+  HM_STORE_RELAXED(ss->mid_free, ss->mid_free & ~(1ull << i));
+  ss->mid_used++;
+  mid_live++;
+  mid_live_bytes += bs;
+  if (ss->mid_free == 0 && ss != l->tail) {   /* full: behind the ones with room */
+    list_unlink(l, ss);
+    list_push_tail(l, ss);
+  }
+  pthread_mutex_unlock(&mid_lock);
+  void *p = (void *)(HM_UNHIDE(ss->base) + (uintptr_t)i * bs);
+  if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_COUNT_MID, bs);
+  hm_san_alloc(p, size, bs, false);
+  return p;
+}
+
+/* true if `p` is the start of a block of `ss` (live: one the program holds). No lock: callers
+ * hold a block of `ss` (so its geometry is fixed) or are about to abort; free re-checks under it.
+ * The fields it reads are written with HM_STORE_RELAXED for that reason. */
+bool hm_mid_block_ok(const void *p, const hm_superslab *ss, bool live) {
+  uintptr_t off = (uintptr_t)p - HM_UNHIDE(ss->base);
+  uint32_t bs = HM_LOAD_RELAXED(ss->mid_size);
+  if (bs == 0 || off % bs != 0 || off / bs >= HM_SS_SIZE / bs) return false;
+  return !live || !((HM_LOAD_RELAXED(ss->mid_free) >> (off / bs)) & 1u);
+}
+
+void hm_mid_free(void *p, hm_superslab *ss) {
+  pthread_mutex_lock(&mid_lock);
+  /* re-checked under the lock: the SuperSlab may have gone back to the pool meanwhile */
+  if (atomic_load_explicit(&ss->slabs[0].state, memory_order_relaxed) != HM_SLOT_MID) {
+    pthread_mutex_unlock(&mid_lock);
+    hm_fatal("invalid free", p);
+  }
+  uint32_t bs = ss->mid_size;
+  uintptr_t off = (uintptr_t)p - HM_UNHIDE(ss->base);
+  if (off % bs != 0 || off / bs >= ss->mid_count) {
+    pthread_mutex_unlock(&mid_lock);
+    hm_fatal("invalid free", p);
+  }
+  unsigned i = (unsigned)(off / bs);
+  if ((ss->mid_free >> i) & 1u) {
+    pthread_mutex_unlock(&mid_lock);
+    hm_fatal("double free", p);
+  }
+  if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_COUNT_MID, bs);
+  hm_san_free(p, bs);
+  mid_list *l = &lists[ss->mid_cls];
+  bool was_full = ss->mid_free == 0;
+  HM_STORE_RELAXED(ss->mid_free, ss->mid_free | (1ull << i));
+  ss->mid_used--;
+  mid_live--;
+  mid_live_bytes -= bs;
+  if (ss->mid_used == 0 && l->len > 1) {   /* empty, and not the class's last: back to the pool */
+    list_unlink(l, ss);
+    mid_ss_n--;
+    hm_pool_release_whole(ss);
+  } else if (was_full && ss != l->head) {
+    list_unlink(l, ss);
+    list_push_head(l, ss);
+  }
+  pthread_mutex_unlock(&mid_lock);
+}
+
+size_t hm_mid_trim(void) {
+  size_t n = 0;
+  pthread_mutex_lock(&mid_lock);
+  for (unsigned k = 0; k < HM_MID_CLASSES; k++) {
+    hm_superslab *ss = lists[k].head;
+    if (ss != NULL && ss->mid_used == 0) {   /* the kept empty one is alone in its list */
+      list_unlink(&lists[k], ss);
+      mid_ss_n--;
+      hm_pool_release_whole(ss);
+      n++;
+    }
+  }
+  pthread_mutex_unlock(&mid_lock);
+  return n;
+}
+
+/* The pool's counters and the medium tier's in one snapshot: mid_lock is held across both (claims
+ * and releases of medium SuperSlabs nest in it), so mid_superslabs <= ss_in_use holds in what a
+ * caller sees even while other threads allocate. */
+void hm_mid_pool_stats(hak_stats_t *st) {
+  pthread_mutex_lock(&mid_lock);
+  hm_pool_stats(st);
+  st->mid_live = mid_live;
+  st->mid_live_bytes = mid_live_bytes;
+  st->mid_superslabs = mid_ss_n;
+  pthread_mutex_unlock(&mid_lock);
+}
+
+bool hm_mid_is_valid(const char **why) {
+#if HAK_DEBUG >= 1
+  bool ok = true;
+  uint64_t n = 0, live = 0, bytes = 0;
+  pthread_mutex_lock(&mid_lock);
+  for (unsigned k = 0; k < HM_MID_CLASSES && ok; k++) {
+    uint32_t len = 0;
+    bool seen_full = false;
+    hm_superslab *last = NULL;
+    for (hm_superslab *ss = lists[k].head; ss != NULL && ok; last = ss, ss = ss->mid_next) {
+      len++;
+      uint32_t bs = class_size(k);
+      uint64_t all = ss->mid_count == 64 ? ~0ull : (1ull << ss->mid_count) - 1;
+      bool every_mid = true;
+      for (unsigned i = 0; i < HM_SLABS_PER_SS; i++)
+        every_mid &= atomic_load_explicit(&ss->slabs[i].state, memory_order_relaxed) == HM_SLOT_MID;
+      if (ss->magic != HM_SS_MAGIC || !every_mid || ss->mid_cls != k || ss->mid_size != bs ||
+          ss->mid_count != HM_SS_SIZE / bs || ss->mid_prev != last || len > lists[k].len) {
+        *why = "mid: SuperSlab in a class list is not a SuperSlab of that class";
+        ok = false;
+      } else if ((ss->mid_free & ~all) != 0 ||
+                 ss->mid_used != ss->mid_count - (uint32_t)__builtin_popcountll(ss->mid_free)) {
+        *why = "mid: used count disagrees with the free mask";
+        ok = false;
+      } else if ((seen_full && ss->mid_free != 0) || (ss->mid_used == 0 && lists[k].len > 1)) {
+        *why = "mid: class list out of order, or an empty SuperSlab kept beside others";
+        ok = false;
+      }
+      seen_full |= ss->mid_free == 0;
+      live += ss->mid_used;
+      bytes += (uint64_t)ss->mid_used * bs;
+    }
+    n += len;
+    if (ok && (len != lists[k].len || lists[k].tail != last)) {
+      *why = "mid: class list length or tail";
+      ok = false;
+    }
+  }
+  if (ok && (n != mid_ss_n || live != mid_live || bytes != mid_live_bytes)) {
+    *why = "mid: SuperSlab, block or byte count disagrees with the lists";
+    ok = false;
+  }
+  pthread_mutex_unlock(&mid_lock);
+  return ok;
+#else
+  (void)why;
+  return true;
+#endif
+}
