@@ -58,51 +58,62 @@ void hm_slab_init(hm_slab *s, unsigned cls) {
  * on (so the next allocation's address cannot be predicted from the last one). */
 static void slab_carve(hm_slab *s) {
   HAK_ASSERT(s->free == NULL && s->carved < s->capacity);
-  uint32_t n = HM_CARVE_BYTES / s->block_size;
-  if (n == 0) n = 1;
-  if (n > (uint32_t)(s->capacity - s->carved)) n = s->capacity - s->carved;
-  uintptr_t first = HM_UNHIDE(s->start) + (uintptr_t)s->carved * s->block_size;
-  size_t bytes = (size_t)n * s->block_size;
-  /* order[]: byte offsets from `first`, all below HM_CARVE_BYTES (one block when it is larger) */
-  uint16_t order[HM_CARVE_BYTES / HM_MIN_BLOCK];
   const uint32_t bs = s->block_size;
-  hm_heap *h = hm_tl_self;
-  order[0] = 0;
-  if ((hm_mit & HM_MIT_RANDOM) && h != HM_NO_HEAP) {
-    /* inside-out Fisher-Yates: order[0, i] is a uniform permutation of the first i + 1 offsets
-     * after step i; each 64-bit draw gives two indices, each a multiply-high into [0, i] (no
-     * division) */
-    uint64_t x = h->rng, r = 0;
-    uint32_t off = 0;
-    for (uint32_t i = 1; i < n; i++) {
-      if (i & 1u) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        r = x;
-      }
-      uint32_t j = (uint32_t)(((r & 0xffffffffu) * (uint64_t)(i + 1)) >> 32);
-      r >>= 32;
-      off += bs;
-      order[i] = order[j];
-      order[j] = (uint16_t)off;
-    }
-    h->rng = x;
-  } else {
-    for (uint32_t i = 1; i < n; i++) order[i] = (uint16_t)(order[i - 1] + bs);
-  }
+  /* about a page of blocks: HM_CARVE_BYTES / bs through the slab's reciprocal (exact for every
+   * block size up to HM_CARVE_BYTES), or one block when it is larger */
+  uint32_t n = bs <= HM_CARVE_BYTES ? (uint32_t)(((uint64_t)HM_CARVE_BYTES * s->inv) >> 32) : 1;
+  if (n > (uint32_t)(s->capacity - s->carved)) n = s->capacity - s->carved;
+  const uintptr_t first = HM_UNHIDE(s->start) + (uintptr_t)s->carved * bs;
+  const size_t bytes = (size_t)n * bs;
   hm_san_open((void *)first, bytes);
   if (hm_mit & HM_MIT_REUSE_CHECK) memset((void *)first, 0, bytes);   /* a reused slot is dirty */
-  /* link back to front; the secret is read once (the stores below could alias it otherwise) */
-  const uintptr_t key = hm_secret;
-  uintptr_t next = 0;
-  for (uint32_t i = n; i-- > 0;) {
-    uintptr_t b = first + order[i];
-    ((hm_block *)b)->next_enc = next ^ key ^ b;   /* hm_encode */
-    next = b;
+  const uintptr_t key = hm_secret;   /* read once: the stores below could alias it otherwise */
+  hm_heap *h = hm_tl_self;
+  uintptr_t head = first, b = first;
+  if ((hm_mit & HM_MIT_RANDOM) && h != HM_NO_HEAP && n > 1) {
+    /* A uniform random list order, written in address order. order[]: inside-out Fisher-Yates
+     * over block indices (after step i, order[0..i] is a uniform permutation of 0..i), two picks
+     * per 64-bit xorshift draw, each a multiply-high into [0, i] (no division). succ[k]: the index
+     * of the block after block k. The blocks are then linked front to back, so the fresh memory
+     * is written sequentially (the hardware prefetcher follows) rather than in list order. */
+    uint16_t order[HM_CARVE_BYTES / HM_MIN_BLOCK], succ[HM_CARVE_BYTES / HM_MIN_BLOCK];
+    uint64_t x = h->rng;
+    order[0] = 0;
+    uint32_t i = 1;
+    for (; i + 1 < n; i += 2) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      uint32_t j = (uint32_t)(((x & 0xffffffffu) * (uint64_t)(i + 1)) >> 32);
+      order[i] = order[j];
+      order[j] = (uint16_t)i;
+      j = (uint32_t)(((x >> 32) * (uint64_t)(i + 2)) >> 32);
+      order[i + 1] = order[j];
+      order[j] = (uint16_t)(i + 1);
+    }
+    if (i < n) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      uint32_t j = (uint32_t)(((x & 0xffffffffu) * (uint64_t)(i + 1)) >> 32);
+      order[i] = order[j];
+      order[j] = (uint16_t)i;
+    }
+    h->rng = x;
+    for (uint32_t k = 0; k + 1 < n; k++) succ[order[k]] = order[k + 1];
+    succ[order[n - 1]] = 0;   /* the tail: overwritten with the end of the list below */
+    for (uint32_t k = 0; k < n; k++, b += bs) {
+      uintptr_t next = first + (uintptr_t)succ[k] * bs;
+      ((hm_block *)b)->next_enc = next ^ key ^ b;   /* hm_encode */
+    }
+    head = first + (uintptr_t)order[0] * bs;
+    b = first + (uintptr_t)order[n - 1] * bs;
+  } else {
+    for (uint32_t k = 1; k < n; k++, b += bs) ((hm_block *)b)->next_enc = (b + bs) ^ key ^ b;
   }
+  ((hm_block *)b)->next_enc = key ^ b;   /* the tail ends the list: hm_encode(NULL, b) */
   hm_san_close((void *)first, bytes);
-  s->free = (hm_block *)next;
+  s->free = (hm_block *)head;
   s->carved = (uint16_t)(s->carved + n);
 }
 
@@ -162,12 +173,24 @@ static void list_move_tail(hm_heap *h, hm_slab *s) {
   h->nslabs[s->cls]++;
 }
 
+/* A heap's xorshift seed: distinct per heap even when a new thread reuses an exited thread's heap
+ * record at the same address (a sequence number), and not guessable without the secret. The
+ * mix is splitmix64's finaliser; xorshift needs a non-zero state. */
+static uint64_t heap_seed(const hm_heap *h) {
+  static _Atomic uint64_t seq;
+  uint64_t z = hm_secret ^ (uintptr_t)h;
+  z += (atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed) + 1) * 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return (z ^ (z >> 31)) | 1u;
+}
+
 static hm_heap *heap_get(void) {
   hm_heap *h = hm_tl_self;
   if (h != HM_NO_HEAP) return h;
   h = hm_meta_heap_alloc();
   if (h == NULL) return NULL;
-  h->rng = (hm_secret ^ (uintptr_t)h) | 1u;
+  h->rng = heap_seed(h);
   hm_tl_self = h;
   hm_tl_heap = (hm_mit & HM_MIT_PER_BLOCK) ? HM_NO_HEAP : h;   /* see hm_tl_self */
   pthread_setspecific(heap_key, h);
