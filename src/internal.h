@@ -220,6 +220,7 @@ void hm_harden_set_level(int level);
 #define HM_COUNT_LARGE (HM_CLASSES + 1)  /* ... and large ones */
 void hm_count_alloc(unsigned cls, size_t bytes);
 void hm_count_free(unsigned cls, size_t bytes);
+void hm_count_resize(size_t old_bytes, size_t new_bytes);   /* a block's usable bytes changed */
 void hm_stats_init(void);
 void hm_pool_class_live(uint64_t live[HM_CLASSES]);
 void *hm_strict_malloc(size_t size, size_t align);

@@ -252,6 +252,7 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   if (ok) {
     freed_ring[freed_pos++ % FREED_RING] = old_base;   /* a later free(old) is a double free */
     live_bytes += usable - old_usable;
+    if (hm_mit & HM_MIT_COUNT) hm_count_resize(old_usable, usable);
     l->base = HM_HIDE((uintptr_t)target);
     l->usable = usable;
     l->map_size = map_size;

@@ -13,13 +13,26 @@
 static _Atomic uint64_t class_allocs[HM_CLASSES + 2], class_frees[HM_CLASSES + 2];  /* + mid, large */
 static _Atomic uint64_t live_bytes, peak_bytes;
 
-void hm_count_alloc(unsigned cls, size_t bytes) {
-  atomic_fetch_add_explicit(&class_allocs[cls], 1, memory_order_relaxed);
+static void count_add(size_t bytes) {
   uint64_t now = atomic_fetch_add_explicit(&live_bytes, bytes, memory_order_relaxed) + bytes;
   uint64_t peak = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
   while (now > peak && !atomic_compare_exchange_weak_explicit(&peak_bytes, &peak, now,
                                                               memory_order_relaxed,
                                                               memory_order_relaxed)) {
+  }
+}
+
+void hm_count_alloc(unsigned cls, size_t bytes) {
+  atomic_fetch_add_explicit(&class_allocs[cls], 1, memory_order_relaxed);
+  count_add(bytes);
+}
+
+/* A block resized in place or moved by mremap: its usable bytes change, the counts do not. */
+void hm_count_resize(size_t old_bytes, size_t new_bytes) {
+  if (new_bytes >= old_bytes) {
+    count_add(new_bytes - old_bytes);
+  } else {
+    atomic_fetch_sub_explicit(&live_bytes, old_bytes - new_bytes, memory_order_relaxed);
   }
 }
 
