@@ -61,8 +61,11 @@ static void list_push_tail(mid_list *l, hm_superslab *ss) {
   l->len++;
 }
 
-/* A free block of `ss`: the lowest, or with HM_MIT_RANDOM the first at or after a random index
- * (rotating the mask), so consecutive blocks are not adjacent in a predictable way. */
+/* A free block of `ss`: the lowest, or with HM_MIT_RANDOM a random one of the (up to) MID_WINDOW
+ * lowest, so the next block's address cannot be told from the last one's while the blocks in use
+ * stay packed at the low end (a pick anywhere in the SuperSlab would, over time, touch and keep
+ * resident every block of every class in use). */
+#define MID_WINDOW 8u
 static unsigned pick(const hm_superslab *ss) {
   uint64_t m = ss->mid_free;
   if (!(hm_mit & HM_MIT_RANDOM)) return (unsigned)__builtin_ctzll(m);
@@ -71,9 +74,10 @@ static unsigned pick(const hm_superslab *ss) {
   x ^= x >> 7;
   x ^= x << 17;
   mid_rng = x;
-  unsigned r = (unsigned)(((x >> 32) * ss->mid_count) >> 32);
-  uint64_t rot = r ? (m >> r) | (m << (64u - r)) : m;
-  return ((unsigned)__builtin_ctzll(rot) + r) & 63u;
+  unsigned n = (unsigned)__builtin_popcountll(m);
+  if (n > MID_WINDOW) n = MID_WINDOW;
+  for (unsigned r = (unsigned)(((x >> 32) * n) >> 32); r > 0; r--) m &= m - 1;   /* drop the r lowest */
+  return (unsigned)__builtin_ctzll(m);
 }
 
 void *hm_mid_alloc(size_t size) {

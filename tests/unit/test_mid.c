@@ -125,7 +125,7 @@ int main(void) {
       if (i && blk[i] < blk[i - 1]) ascending = false;
       CHECK(*(unsigned char *)blk[i] == (unsigned char)i, "class %u: block %zu overwritten", k, i);
     }
-    /* 51 blocks of 40 KiB: lowest first at off, first free after a random index at fast */
+    /* 51 blocks of 40 KiB: lowest first at off, a random one of the eight lowest free at fast */
     if (k == 0) CHECK(ascending == !(hm_mit & HM_MIT_RANDOM), "40 KiB blocks %s in address order at "
                       "mitigations %#x", ascending ? "were" : "were not", hm_mit);
     CHECK_OK();
