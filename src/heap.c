@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include "internal.h"
 #include "class_table.h"
 
@@ -173,16 +174,27 @@ static void list_move_tail(hm_heap *h, hm_slab *s) {
   h->nslabs[s->cls]++;
 }
 
-/* A heap's xorshift seed: distinct per heap even when a new thread reuses an exited thread's heap
- * record at the same address (a sequence number), and not guessable without the secret. The
- * mix is splitmix64's finaliser; xorshift needs a non-zero state. */
-static uint64_t heap_seed(const hm_heap *h) {
-  static _Atomic uint64_t seq;
-  uint64_t z = hm_secret ^ (uintptr_t)h;
-  z += (atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed) + 1) * 0x9e3779b97f4a7c15ull;
+/* splitmix64's finaliser, made odd: xorshift needs a non-zero state. */
+uint64_t hm_seed_mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return (z ^ (z >> 31)) | 1u;
+}
+
+/* A heap's xorshift seed: not guessable without the secret, and distinct per heap even when a new
+ * thread reuses an exited thread's heap record at the same address (a sequence number) or a
+ * forked child creates a heap the parent creates too (the process id). */
+static uint64_t heap_seed(const hm_heap *h) {
+  static _Atomic uint64_t seq;
+  uint64_t n = atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed) + 1;
+  return hm_seed_mix(hm_secret ^ (uintptr_t)h ^ ((uint64_t)getpid() << 40) ^ (n * 0x9e3779b97f4a7c15ull));
+}
+
+/* In a forked child, the forking thread's heap (the only one left) goes on with a sequence of its
+ * own: without this, parent and child would carve the same blocks in the same order. */
+void hm_heap_atfork_child(void) {
+  hm_heap *h = hm_tl_self;
+  if (h != HM_NO_HEAP) h->rng = hm_seed_mix(h->rng ^ ((uint64_t)getpid() << 40));
 }
 
 static hm_heap *heap_get(void) {

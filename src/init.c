@@ -26,8 +26,12 @@ static void atfork_parent(void) {
 }
 /* The child has only the forking thread, which holds every lock: it releases them. (Other
  * threads' heaps stay owned by threads that do not exist in the child; their blocks are not
- * reused there.) */
-static void atfork_child(void) { atfork_parent(); }
+ * reused there.) Its random sequences are reseeded so they do not repeat the parent's. */
+static void atfork_child(void) {
+  hm_mid_atfork_child();
+  hm_heap_atfork_child();
+  atfork_parent();
+}
 
 void hm_init_slow(void) {
   int expected = 0;

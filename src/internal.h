@@ -189,6 +189,8 @@ void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s);
 void hm_slab_init(hm_slab *s, unsigned cls);
 void hm_heap_flush(hm_heap *h);
 void hm_heap_key_init(void);
+uint64_t hm_seed_mix(uint64_t z);   /* splitmix64's finaliser, odd: a seed for an xorshift state */
+void hm_heap_atfork_child(void);    /* reseed the forking thread's heap in the child */
 void hm_heap_thread_exit(void *heap);
 bool hm_heap_is_valid(hm_heap *h, const char **why);
 bool hm_slab_is_valid(const hm_slab *s, const char **why);
@@ -242,6 +244,7 @@ size_t hm_mid_trim(void);                       /* give back each class's kept e
 void hm_mid_pool_stats(hak_stats_t *st);   /* hm_pool_stats + the medium counters, one snapshot */
 bool hm_mid_is_valid(const char **why);
 void hm_mid_lock(void);
+void hm_mid_atfork_child(void);     /* reseed the medium picks in the child (mid_lock held) */
 void hm_mid_unlock(void);
 
 /* ---- large.c ---------------------------------------------------------------------------------- */

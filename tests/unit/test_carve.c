@@ -4,9 +4,11 @@
  * (the fast level and up) the order is random — never whole batches in address order, and where
  * a batch's first block lands is spread evenly over the batch — and without it (HAKMEM_HARDEN=off,
  * a second ctest entry) the order is ascending. Block sizes 8 (512 per batch), 48 (85: an odd
- * count), 64, 2048 (2) and 4096 (1). */
+ * count), 64, 2048 (2) and 4096 (1). With HM_MIT_RANDOM, a forked child and its parent carve
+ * their next blocks in different orders, on a heap from before the fork and on one made after. */
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/wait.h>
 #include "hak_test.h"
 #include "internal.h"
 
@@ -50,6 +52,46 @@ static void *run(void *arg) {
   }
   for (size_t k = 0; k < jb->carves * n; k++) hak_free(blk[k]);
   return NULL;
+}
+
+/* The addresses of the next FORK_N mallocs of 48 bytes (two batches), from this thread or a new one. */
+enum { FORK_N = 170 };
+static void *seq_of(void *out) {
+  void **v = out;
+  for (int i = 0; i < FORK_N; i++) v[i] = hak_malloc(48);
+  for (int i = 0; i < FORK_N; i++) hak_free(v[i]);
+  return NULL;
+}
+static void next_blocks(void **v, bool new_thread) {
+  pthread_t t;
+  if (!new_thread) seq_of(v);
+  else CHECK(pthread_create(&t, NULL, seq_of, v) == 0 && pthread_join(t, NULL) == 0);
+}
+/* true if a child forked now allocates its next blocks in the parent's order */
+static bool same_after_fork(bool new_thread) {
+  int fd[2];
+  CHECK(pipe(fd) == 0);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  void *v[FORK_N];
+  if (pid == 0) {
+    next_blocks(v, new_thread);
+    ssize_t w = write(fd[1], v, sizeof v);
+    _exit(w == (ssize_t)sizeof v ? 0 : 1);
+  }
+  close(fd[1]);
+  next_blocks(v, new_thread);
+  void *c[FORK_N];
+  size_t got = 0;
+  while (got < sizeof c) {
+    ssize_t r = read(fd[0], (char *)c + got, sizeof c - got);
+    CHECK(r > 0, "reading the child's addresses");
+    got += (size_t)r;
+  }
+  close(fd[0]);
+  int status;
+  CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  return memcmp(v, c, sizeof v) == 0;
 }
 
 int main(void) {
@@ -96,6 +138,13 @@ int main(void) {
     }
     printf("carve: size %zu, %zu per batch, %u batches: %u ascending, first block's mean place %.1f\n", bs, n,
            total, asc, mean);
+  }
+  if (random) {
+    void *warm = hak_malloc(48);   /* this thread's heap exists before the fork */
+    hak_free(warm);
+    CHECK(!same_after_fork(false), "a forked child carved in its parent's order (heap from before the fork)");
+    CHECK(!same_after_fork(true), "a forked child carved in its parent's order (new threads' heaps)");
+    printf("carve: parent and forked child carve in different orders\n");
   }
   printf("carve: every batch a permutation of its slots, order %s (mitigations %#x)\n",
          random ? "random" : "ascending", hm_mit);
