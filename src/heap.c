@@ -534,7 +534,9 @@ static void canary_write(void *p, size_t n, uint32_t bs) {
 
 static void push_free(hm_slab *s, void *p) {
   hm_block *b = p;
+  hm_san_open(b, sizeof *b);
   b->next_enc = hm_encode(s->free, b);
+  hm_san_close(b, sizeof *b);
   s->free = b;
 }
 
@@ -572,7 +574,8 @@ void hm_strict_free(void *p, hm_slab *s, bool local) {
   }
   if (hm_mit & HM_MIT_ZERO) memset(p, 0, bs);
   if (hm_mit & HM_MIT_COUNT) hm_count_free(s->cls, bs);
-  if (!local) return;   /* the caller pushes it to the owner's remote list */
+  if (!local) return;   /* the caller pushes it to the owner's remote list (and tells the tools) */
+  hm_san_free(p, bs);   /* sanitizer builds come here only to count (HAKMEM_STATS=1) */
   hm_heap *h = hm_tl_self;
   if ((hm_mit & HM_MIT_QUARANTINE) && hm_quarantine_len > 0) {
     s->quarantined++;
