@@ -30,7 +30,9 @@ static uint64_t mid_rng;
 
 void hm_mid_lock(void) { pthread_mutex_lock(&mid_lock); }
 /* A forked child's medium picks go on differently from the parent's (mid_lock held). */
-void hm_mid_atfork_child(void) { mid_rng = hm_seed_mix((mid_rng ? mid_rng : hm_secret) ^ ((uint64_t)getpid() << 40)); }
+void hm_mid_atfork_child(void) {
+  mid_rng = hm_seed_mix((mid_rng ? mid_rng : hm_secret) ^ ((uint64_t)getpid() << 40));
+}
 void hm_mid_unlock(void) { pthread_mutex_unlock(&mid_lock); }
 
 /* Class k (0..15) serves (size(k - 1), size(k)] where size(k) = (5 + k % 4) << (13 + k / 4). */

@@ -485,14 +485,15 @@ static bool ss_is_valid(const hm_superslab *ss, const char **why) {
     FAIL("pool: active slab count disagrees with the free-slot mask");
   if ((ss->unused_slots & ~ss->free_slots) != 0) FAIL("pool: an ACTIVE slot is marked never-used");
   bool mid = ss_is_mid(ss);
-  if (mid && (ss->free_slots != 0 || ss->where != HM_SS_FULL)) FAIL("pool: medium SuperSlab not claimed whole");
+  if (mid && (ss->free_slots != 0 || ss->where != HM_SS_FULL))
+    FAIL("pool: medium SuperSlab not claimed whole");
   for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
     unsigned st = atomic_load_explicit(&ss->slabs[i].state, memory_order_relaxed);
     bool free_bit = (ss->free_slots >> i) & 1u;
     if (free_bit == (st == HM_SLOT_ACTIVE || st == HM_SLOT_MID) || mid != (st == HM_SLOT_MID))
       FAIL("pool: slot state disagrees with the free-slot mask");
-    if (ss->slabs[i].ss != ss || HM_UNHIDE(ss->slabs[i].start) != HM_UNHIDE(ss->base) + ((uintptr_t)i << HM_SLAB_SHIFT))
-      FAIL("pool: slab geometry");
+    uintptr_t start = HM_UNHIDE(ss->base) + ((uintptr_t)i << HM_SLAB_SHIFT);
+    if (ss->slabs[i].ss != ss || HM_UNHIDE(ss->slabs[i].start) != start) FAIL("pool: slab geometry");
   }
   switch (ss->where) {
     case HM_SS_CACHED:
