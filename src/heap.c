@@ -57,6 +57,14 @@ void hm_slab_init(hm_slab *s, unsigned cls) {
 
 /* Hand about a page of never-used blocks to the free list, in random order when HM_MIT_RANDOM is
  * on (so the next allocation's address cannot be predicted from the last one). */
+/* One inside-out Fisher-Yates step: index i goes to a uniform place j in [0, i] (a multiply-high of
+ * 32 random bits, no division) and the index that was there moves to i. */
+static inline void shuffle_in(uint16_t *order, uint32_t i, uint32_t random) {
+  uint32_t j = (uint32_t)(((uint64_t)random * (i + 1)) >> 32);
+  order[i] = order[j];
+  order[j] = (uint16_t)i;
+}
+
 static void slab_carve(hm_slab *s) {
   HAK_ASSERT(s->free == NULL && s->carved < s->capacity);
   const uint32_t bs = s->block_size;
@@ -82,23 +90,13 @@ static void slab_carve(hm_slab *s) {
     order[0] = 0;
     uint32_t i = 1;
     for (; i + 1 < n; i += 2) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      uint32_t j = (uint32_t)(((x & 0xffffffffu) * (uint64_t)(i + 1)) >> 32);
-      order[i] = order[j];
-      order[j] = (uint16_t)i;
-      j = (uint32_t)(((x >> 32) * (uint64_t)(i + 2)) >> 32);
-      order[i + 1] = order[j];
-      order[j] = (uint16_t)(i + 1);
+      x = hm_xorshift64(x);
+      shuffle_in(order, i, (uint32_t)x);
+      shuffle_in(order, i + 1, (uint32_t)(x >> 32));
     }
     if (i < n) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      uint32_t j = (uint32_t)(((x & 0xffffffffu) * (uint64_t)(i + 1)) >> 32);
-      order[i] = order[j];
-      order[j] = (uint16_t)i;
+      x = hm_xorshift64(x);
+      shuffle_in(order, i, (uint32_t)x);
     }
     h->rng = x;
     for (uint32_t k = 0; k + 1 < n; k++) succ[order[k]] = order[k + 1];

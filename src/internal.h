@@ -189,6 +189,11 @@ void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s);
 void hm_slab_init(hm_slab *s, unsigned cls);
 void hm_heap_flush(hm_heap *h);
 void hm_heap_key_init(void);
+HM_INLINE uint64_t hm_xorshift64(uint64_t x) {   /* one step of Marsaglia's xorshift64 */
+  x ^= x << 13;
+  x ^= x >> 7;
+  return x ^ (x << 17);
+}
 uint64_t hm_seed_mix(uint64_t z);   /* splitmix64's finaliser, odd: a seed for an xorshift state */
 void hm_heap_atfork_child(void);    /* reseed the forking thread's heap in the child */
 void hm_heap_thread_exit(void *heap);

@@ -74,10 +74,7 @@ static void list_push_tail(mid_list *l, hm_superslab *ss) {
 static unsigned pick(const hm_superslab *ss) {
   uint64_t m = ss->mid_free;
   if (!(hm_mit & HM_MIT_RANDOM)) return (unsigned)__builtin_ctzll(m);
-  uint64_t x = mid_rng ? mid_rng : (hm_secret | 1u);
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
+  uint64_t x = hm_xorshift64(mid_rng ? mid_rng : (hm_secret | 1u));
   mid_rng = x;
   unsigned n = (unsigned)__builtin_popcountll(m);
   if (n > MID_WINDOW) n = MID_WINDOW;
