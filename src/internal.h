@@ -72,15 +72,14 @@ typedef struct hm_superslab {
   uint8_t prewarmed;              /* mapped by prewarm and not used since */
   uint8_t pad[6];
   uint64_t cached_at_ns;          /* when it entered the cache */
-  struct hm_superslab *next, *prev;  /* partial list or cache list (pool lock) */
+  /* the one hm_ss_list it is on: the pool's partial or cache list (pool lock), or, claimed whole
+   * by the medium tier, its class's list (mid lock); a full SuperSlab is on no pool list */
+  struct hm_superslab *next, *prev;
   struct hm_superslab *all_next, *all_prev; /* every mapped SuperSlab (pool lock) */
   /* while every slot is MID (mid.c, its lock): blocks of one medium class over the 2 MiB */
   uint64_t mid_free;              /* bit i set: block i is free; no bit at or above mid_count */
   uint32_t mid_size;              /* bytes per block */
-  uint16_t mid_count;             /* blocks that fit: 2 MiB / mid_size */
-  uint16_t mid_used;              /* blocks held by the program */
-  uint32_t mid_cls;               /* medium class */
-  struct hm_superslab *mid_next, *mid_prev;  /* the class's list, SuperSlabs with a free block first */
+  uint32_t mid_count;             /* blocks that fit: 2 MiB / mid_size */
   hm_slab slabs[HM_SLABS_PER_SS];
   /* 1 bit per 8-byte granule of the 2 MiB: word (p & (2 MiB - 1)) >> 9, bit (p >> 3) & 63 */
   uint64_t bitmap[HM_SLABS_PER_SS * HM_BITMAP_WORDS];
@@ -146,6 +145,29 @@ hm_heap *hm_meta_heap_alloc(void);
 void hm_meta_heap_free(hm_heap *h);
 void hm_meta_lock_all(void);
 void hm_meta_unlock_all(void);
+
+/* ---- lists of SuperSlabs through next / prev (the owner's lock held) ---------------------------- */
+typedef struct hm_ss_list { hm_superslab *head, *tail; size_t len; } hm_ss_list;
+HM_INLINE void hm_ss_list_push_head(hm_ss_list *l, hm_superslab *ss) {
+  ss->prev = NULL;
+  ss->next = l->head;
+  if (l->head) l->head->prev = ss; else l->tail = ss;
+  l->head = ss;
+  l->len++;
+}
+HM_INLINE void hm_ss_list_push_tail(hm_ss_list *l, hm_superslab *ss) {
+  ss->next = NULL;
+  ss->prev = l->tail;
+  if (l->tail) l->tail->next = ss; else l->head = ss;
+  l->tail = ss;
+  l->len++;
+}
+HM_INLINE void hm_ss_list_remove(hm_ss_list *l, hm_superslab *ss) {
+  if (ss->prev) ss->prev->next = ss->next; else l->head = ss->next;
+  if (ss->next) ss->next->prev = ss->prev; else l->tail = ss->prev;
+  ss->next = ss->prev = NULL;
+  l->len--;
+}
 
 /* ---- pool.c: SuperSlabs, their slots, the LRU cache, prewarm ----------------------------------- */
 hm_slab *hm_pool_claim_slab(struct hm_heap *h, unsigned cls);   /* ACTIVE, owned by h; or NULL */

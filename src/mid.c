@@ -12,8 +12,9 @@
  * The strict levels send these sizes to the large tier instead (hm_mid_serves): there a block
  * ends at a guard page and is PROT_NONE once freed.
  * Invariants (mid_lock): per class, the list holds every SuperSlab of the class, those with a
- * free block first; mid_used == mid_count - popcount(mid_free); no bit of mid_free at or above
- * mid_count; a listed SuperSlab is empty only if it is the only one of its class.
+ * free block first, linked through the pool's next / prev (free while the pool counts the
+ * SuperSlab full); no bit of mid_free at or above mid_count; a listed SuperSlab is empty only if
+ * it is the only one of its class.
  * Lock order: mid_lock, then the pool's (claim and release nest in it).
  */
 #include <errno.h>
@@ -21,10 +22,9 @@
 #include <unistd.h>
 #include "internal.h"
 
-typedef struct mid_list { hm_superslab *head, *tail; uint32_t len; } mid_list;
 
 static pthread_mutex_t mid_lock = PTHREAD_MUTEX_INITIALIZER;
-static mid_list lists[HM_MID_CLASSES];
+static hm_ss_list lists[HM_MID_CLASSES];
 static uint64_t mid_ss_n, mid_live, mid_live_bytes;
 static uint64_t mid_rng;
 
@@ -45,25 +45,9 @@ static unsigned class_of(size_t size) {
 HM_STATIC_ASSERT(HM_SS_SIZE / (5u << 13) <= 64);   /* the free mask holds every block */
 
 /* ---- the class lists (mid_lock held) ----------------------------------------------------------- */
-static void list_unlink(mid_list *l, hm_superslab *ss) {
-  if (ss->mid_prev) ss->mid_prev->mid_next = ss->mid_next; else l->head = ss->mid_next;
-  if (ss->mid_next) ss->mid_next->mid_prev = ss->mid_prev; else l->tail = ss->mid_prev;
-  ss->mid_next = ss->mid_prev = NULL;
-  l->len--;
-}
-static void list_push_head(mid_list *l, hm_superslab *ss) {
-  ss->mid_prev = NULL;
-  ss->mid_next = l->head;
-  if (l->head) l->head->mid_prev = ss; else l->tail = ss;
-  l->head = ss;
-  l->len++;
-}
-static void list_push_tail(mid_list *l, hm_superslab *ss) {
-  ss->mid_next = NULL;
-  ss->mid_prev = l->tail;
-  if (l->tail) l->tail->mid_next = ss; else l->head = ss;
-  l->tail = ss;
-  l->len++;
+/* the free mask of `ss` with every block free */
+static uint64_t all_free(const hm_superslab *ss) {
+  return ss->mid_count == 64 ? ~0ull : (1ull << ss->mid_count) - 1;
 }
 
 /* A free block of `ss`: the lowest, or with HM_MIT_RANDOM a random one of the (up to) MID_WINDOW
@@ -87,7 +71,7 @@ void *hm_mid_alloc(size_t size) {
   unsigned k = class_of(size);
   uint32_t bs = class_size(k);
   pthread_mutex_lock(&mid_lock);
-  mid_list *l = &lists[k];
+  hm_ss_list *l = &lists[k];
   hm_superslab *ss = l->head;
   if (ss == NULL || ss->mid_free == 0) {
     ss = hm_pool_claim_whole();
@@ -97,21 +81,18 @@ void *hm_mid_alloc(size_t size) {
       return NULL;
     }
     HM_STORE_RELAXED(ss->mid_size, bs);
-    ss->mid_count = (uint16_t)(HM_SS_SIZE / bs);
-    HM_STORE_RELAXED(ss->mid_free, ss->mid_count == 64 ? ~0ull : (1ull << ss->mid_count) - 1);
-    ss->mid_used = 0;
-    ss->mid_cls = k;
-    list_push_head(l, ss);
+    ss->mid_count = (uint32_t)(HM_SS_SIZE / bs);
+    HM_STORE_RELAXED(ss->mid_free, all_free(ss));
+    hm_ss_list_push_head(l, ss);
     mid_ss_n++;
   }
   unsigned i = pick(ss);
   HM_STORE_RELAXED(ss->mid_free, ss->mid_free & ~(1ull << i));
-  ss->mid_used++;
   mid_live++;
   mid_live_bytes += bs;
   if (ss->mid_free == 0 && ss != l->tail) {   /* full: behind the ones with room */
-    list_unlink(l, ss);
-    list_push_tail(l, ss);
+    hm_ss_list_remove(l, ss);
+    hm_ss_list_push_tail(l, ss);
   }
   pthread_mutex_unlock(&mid_lock);
   void *p = (void *)(HM_UNHIDE(ss->base) + (uintptr_t)i * bs);
@@ -150,19 +131,18 @@ void hm_mid_free(void *p, hm_superslab *ss) {
   }
   if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_COUNT_MID, bs);
   hm_san_free(p, bs);
-  mid_list *l = &lists[ss->mid_cls];
+  hm_ss_list *l = &lists[class_of(bs)];
   bool was_full = ss->mid_free == 0;
   HM_STORE_RELAXED(ss->mid_free, ss->mid_free | (1ull << i));
-  ss->mid_used--;
   mid_live--;
   mid_live_bytes -= bs;
-  if (ss->mid_used == 0 && l->len > 1) {   /* empty, and not the class's last: back to the pool */
-    list_unlink(l, ss);
+  if (ss->mid_free == all_free(ss) && l->len > 1) {   /* empty, not the class's last: to the pool */
+    hm_ss_list_remove(l, ss);
     mid_ss_n--;
     hm_pool_release_whole(ss);
   } else if (was_full && ss != l->head) {
-    list_unlink(l, ss);
-    list_push_head(l, ss);
+    hm_ss_list_remove(l, ss);
+    hm_ss_list_push_head(l, ss);
   }
   pthread_mutex_unlock(&mid_lock);
 }
@@ -172,8 +152,8 @@ size_t hm_mid_trim(void) {
   pthread_mutex_lock(&mid_lock);
   for (unsigned k = 0; k < HM_MID_CLASSES; k++) {
     hm_superslab *ss = lists[k].head;
-    if (ss != NULL && ss->mid_used == 0) {   /* the kept empty one is alone in its list */
-      list_unlink(&lists[k], ss);
+    if (ss != NULL && ss->mid_free == all_free(ss)) {   /* the kept empty one is alone in its list */
+      hm_ss_list_remove(&lists[k], ss);
       mid_ss_n--;
       hm_pool_release_whole(ss);
       n++;
@@ -204,28 +184,26 @@ bool hm_mid_is_valid(const char **why) {
     uint32_t len = 0;
     bool seen_full = false;
     hm_superslab *last = NULL;
-    for (hm_superslab *ss = lists[k].head; ss != NULL && ok; last = ss, ss = ss->mid_next) {
+    for (hm_superslab *ss = lists[k].head; ss != NULL && ok; last = ss, ss = ss->next) {
       len++;
-      uint32_t bs = class_size(k);
-      uint64_t all = ss->mid_count == 64 ? ~0ull : (1ull << ss->mid_count) - 1;
+      uint32_t bs = class_size(k), used = ss->mid_count - (uint32_t)__builtin_popcountll(ss->mid_free);
       bool every_mid = true;
       for (unsigned i = 0; i < HM_SLABS_PER_SS; i++)
         every_mid &= atomic_load_explicit(&ss->slabs[i].state, memory_order_relaxed) == HM_SLOT_MID;
-      if (ss->magic != HM_SS_MAGIC || !every_mid || ss->mid_cls != k || ss->mid_size != bs ||
-          ss->mid_count != HM_SS_SIZE / bs || ss->mid_prev != last || len > lists[k].len) {
+      if (ss->magic != HM_SS_MAGIC || !every_mid || ss->mid_size != bs || ss->mid_count != HM_SS_SIZE / bs ||
+          ss->prev != last || len > lists[k].len) {
         *why = "mid: SuperSlab in a class list is not a SuperSlab of that class";
         ok = false;
-      } else if ((ss->mid_free & ~all) != 0 ||
-                 ss->mid_used != ss->mid_count - (uint32_t)__builtin_popcountll(ss->mid_free)) {
-        *why = "mid: used count disagrees with the free mask";
+      } else if ((ss->mid_free & ~all_free(ss)) != 0) {
+        *why = "mid: a free bit past the last block";
         ok = false;
-      } else if ((seen_full && ss->mid_free != 0) || (ss->mid_used == 0 && lists[k].len > 1)) {
+      } else if ((seen_full && ss->mid_free != 0) || (used == 0 && lists[k].len > 1)) {
         *why = "mid: class list out of order, or an empty SuperSlab kept beside others";
         ok = false;
       }
       seen_full |= ss->mid_free == 0;
-      live += ss->mid_used;
-      bytes += (uint64_t)ss->mid_used * bs;
+      live += used;
+      bytes += (uint64_t)used * bs;
     }
     n += len;
     if (ok && (len != lists[k].len || lists[k].tail != last)) {

@@ -18,10 +18,9 @@
 #include <time.h>
 #include "internal.h"
 
-typedef struct ss_list { hm_superslab *head, *tail; size_t len; } ss_list;
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static ss_list all_list, partial_list, cache_list;  /* cache: head = newest, tail = oldest */
+static hm_ss_list all_list, partial_list, cache_list;  /* cache: head = newest, tail = oldest */
 static size_t ss_full;                              /* SuperSlabs with no free slot */
 static hm_slab *abandoned[HM_CLASSES];              /* slabs of exited threads, per class */
 static _Atomic size_t abandoned_n;                  /* written under pool_lock */
@@ -47,20 +46,7 @@ uint64_t hm_now_ns(void) {
 void hm_pool_lock(void) { pthread_mutex_lock(&pool_lock); }
 void hm_pool_unlock(void) { pthread_mutex_unlock(&pool_lock); }
 
-/* ---- intrusive lists ---------------------------------------------------------------------------- */
-static void list_push_head(ss_list *l, hm_superslab *ss) {
-  ss->prev = NULL;
-  ss->next = l->head;
-  if (l->head) l->head->prev = ss; else l->tail = ss;
-  l->head = ss;
-  l->len++;
-}
-static void list_remove(ss_list *l, hm_superslab *ss) {
-  if (ss->prev) ss->prev->next = ss->next; else l->head = ss->next;
-  if (ss->next) ss->next->prev = ss->prev; else l->tail = ss->prev;
-  ss->next = ss->prev = NULL;
-  l->len--;
-}
+/* ---- the list of every mapped SuperSlab (all_next / all_prev; the others are hm_ss_list's) ------- */
 static void all_push(hm_superslab *ss) {
   ss->all_prev = NULL;
   ss->all_next = all_list.head;
@@ -116,7 +102,7 @@ static void ss_unmap(hm_superslab *ss) {
 typedef struct victims { hm_superslab *ss[HM_EVICT_BATCH]; unsigned n; } victims;
 
 static void cache_take(hm_superslab *ss, victims *v, uint64_t *reason) {
-  list_remove(&cache_list, ss);
+  hm_ss_list_remove(&cache_list, ss);
   all_remove(ss);
   hm_registry_clear(HM_UNHIDE(ss->base), HM_SS_SIZE);   /* with the list, so a fork never sees one alone */
   ss->where = 0;
@@ -172,14 +158,14 @@ static void cache_push_locked(hm_superslab *ss, bool prewarmed) {
   ss->where = HM_SS_CACHED;
   ss->prewarmed = prewarmed;
   ss->cached_at_ns = hm_now_ns();
-  list_push_head(&cache_list, ss);
+  hm_ss_list_push_head(&cache_list, ss);
 }
 
 static hm_superslab *cache_pop_locked(void) {
   hm_superslab *ss = cache_list.head;
   if (ss == NULL) return NULL;
   if (atomic_load_explicit(&hm_prewarm_bypass, memory_order_acquire) != 0) pst.pops_in_bypass++;
-  list_remove(&cache_list, ss);
+  hm_ss_list_remove(&cache_list, ss);
   ss->where = 0;
   ss->prewarmed = 0;
   return ss;
@@ -209,7 +195,7 @@ hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
       return NULL;
     }
     ss->where = HM_SS_PARTIAL;
-    list_push_head(&partial_list, ss);
+    hm_ss_list_push_head(&partial_list, ss);
   }
   HAK_INVARIANT(ss->free_slots != 0 && ss->where == HM_SS_PARTIAL);
   /* prefer a slot used before (its pages are resident) over a never-used one */
@@ -220,7 +206,7 @@ hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
   ss->unused_slots &= ~(1u << i);
   ss->active++;
   if (ss->free_slots == 0) {
-    list_remove(&partial_list, ss);
+    hm_ss_list_remove(&partial_list, ss);
     ss->where = HM_SS_FULL;
     ss_full++;
   }
@@ -243,10 +229,10 @@ void hm_pool_release_slab(hm_slab *s) {
   if (ss->where == HM_SS_FULL) {
     ss_full--;
     ss->where = HM_SS_PARTIAL;
-    list_push_head(&partial_list, ss);
+    hm_ss_list_push_head(&partial_list, ss);
   }
   if (ss->active == 0) {
-    list_remove(&partial_list, ss);
+    hm_ss_list_remove(&partial_list, ss);
     cache_push_locked(ss, false);
     enforce_limits_locked();
   }
