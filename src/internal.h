@@ -258,11 +258,12 @@ size_t hm_strict_requested(const void *p, const hm_slab *s);
 bool hm_strict_size_ok(const void *p, const hm_slab *s, size_t size, size_t align);
 
 /* ---- mid.c: 32 KiB < size <= 512 KiB in SuperSlabs given whole to one medium class ---------- */
-/* The medium tier serves the off and fast levels; the strict ones send these sizes to the large
- * tier (guard page, PROT_NONE after free), like every size whose exact request they record. */
-#define HM_MIT_NO_MID (HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_REUSE_CHECK | HM_MIT_QUARANTINE)
+/* The strict levels' per-block mitigations. With any of them on, the sizes of the medium tier go
+ * to the large tier (guard page, PROT_NONE after free) and a large block keeps no growth room
+ * (slack past the request that no check covers); the medium tier serves the off and fast levels. */
+#define HM_MIT_STRICT (HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_REUSE_CHECK | HM_MIT_QUARANTINE)
 HM_INLINE bool hm_mid_serves(size_t size) {
-  return size > HM_SMALL_MAX && size <= HM_MID_MAX && !(hm_mit & HM_MIT_NO_MID);
+  return size > HM_SMALL_MAX && size <= HM_MID_MAX && !(hm_mit & HM_MIT_STRICT);
 }
 void *hm_mid_alloc(size_t size);                /* NULL with errno ENOMEM */
 void hm_mid_free(void *p, hm_superslab *ss);    /* aborts on a double or invalid free */

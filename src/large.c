@@ -104,7 +104,7 @@ static void cache_push(hm_large *l) {
 #define WASTE_ABS ((size_t)8 << 20)
 static hm_large *cache_take(size_t usable) {
   size_t waste = usable / 4;
-  if (!(hm_mit & HM_MIT_NO_MID) && waste < WASTE_ABS) waste = WASTE_ABS;
+  if (!(hm_mit & HM_MIT_STRICT) && waste < WASTE_ABS) waste = WASTE_ABS;
   for (hm_large *l = cache_head; l != NULL; l = l->next)
     if (l->usable >= usable && l->usable - usable <= waste) {
       cache_remove(l);
