@@ -4,11 +4,12 @@
 #   make fuzz   the overnight fuzzer (FUZZ_TIME seconds, default 8 hours)
 #   make bench / make bench-instr   peers side by side (bench/RESULTS.md) / callgrind instructions
 #   make props-long                 a long property-test run
+#   make test-long                  the long stress runs (ctest label long, release build)
 SHELL := /bin/bash
 PRESETS ?= release debug asan ubsan tsan msan valgrind
 FUZZ_TIME ?= 28800
 
-.PHONY: all deps build run test fuzz bench bench-instr props-long clean $(addprefix test-,$(PRESETS))
+.PHONY: all deps build run test test-long fuzz bench bench-instr props-long clean $(addprefix test-,$(PRESETS))
 
 all: build
 
@@ -24,6 +25,9 @@ run: build
 
 test: deps
 	ci/test-matrix.sh $(PRESETS)
+
+test-long: build
+	ctest --test-dir build/release -L long --output-on-failure
 
 test-%: deps
 	ci/test-matrix.sh $*

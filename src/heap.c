@@ -2,14 +2,21 @@
  *
  * A thread's heap owns slabs; per size class the thread allocates from one current slab
  * (hm_tl_cur) whose local free list is the thread cache: owner-only, no lock, no atomic
- * read-modify-write. Refills come in batches (a drained remote list, or a page of freshly carved
- * blocks); a block freed by another thread is pushed lock-free onto its slab's remote list and
- * drained by the owner. A thread's exit hands every slab back: empty ones to the pool, the others
- * abandoned for adoption by the next thread that needs that class or frees into them.
+ * read-modify-write. Refills come in batches (a page of freshly carved blocks, or blocks freed
+ * back). A block freed by another thread goes lock-free into the owner heap's inbox; the owner
+ * takes the whole inbox before it carves, adopts or claims, and gives back the slabs that emptied,
+ * so memory freed by any thread is reused by its owner first. A thread's exit hands every slab
+ * back: empty ones to the pool, the others abandoned. An abandoned slab is adopted by the next
+ * thread that needs its class, and a thread freeing into it drains it on the spot and gives it to
+ * the pool the moment it empties, whichever thread frees its last block. A thread that allocates
+ * after its own teardown (a later TLS destructor) uses one shared heap under a lock: the record
+ * of an exited thread is never reached through that thread's fast-path views again.
  * Invariants (per owned slab s): s->owner == heap, used == popcount(bitmap),
- *   used + len(free) + capacity - carved == capacity; a slab is in exactly one class list.
+ *   used + len(free) + capacity - carved == capacity; a slab is in exactly one class list;
+ *   remote_n == blocks of s freed by other threads and not yet taken (in an inbox or on s->remote).
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 #include "internal.h"
@@ -116,33 +123,6 @@ static void slab_carve(hm_slab *s) {
   s->carved = (uint16_t)(s->carved + n);
 }
 
-/* Move the remote frees onto the local free list. The bitmap bit of each must still be set:
- * a clear bit is a double free by another thread. */
-static void slab_drain(hm_slab *s) {
-  uintptr_t head = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
-  uint32_t used = s->used, n = 0;
-  while (head != 0) {
-    hm_block *b = (hm_block *)head;
-    hm_san_open(b, sizeof *b);
-    hm_block *next = hm_decode(b->next_enc, b);
-    uintptr_t off = head & (HM_SLAB_SIZE - 1);
-    uint32_t idx = hm_block_index(s, head);
-    HM_CHECK((head & ~(uintptr_t)(HM_SLAB_SIZE - 1)) == HM_UNHIDE(s->start) &&
-                 (uintptr_t)idx * s->block_size == off && ++n <= s->capacity,
-             "corrupted free list", b);
-    uint32_t g = hm_granule(head);
-    uint64_t m = 1ull << (g & 63);
-    HM_CHECK(s->bitmap[g >> 6] & m, "double free", b);
-    s->bitmap[g >> 6] &= ~m;
-    b->next_enc = hm_encode(s->free, b);
-    hm_san_close(b, sizeof *b);
-    s->free = b;
-    used--;
-    head = (uintptr_t)next;
-  }
-  HM_STORE_RELAXED(s->used, used);
-}
-
 /* ---- heap lists ----------------------------------------------------------------------------------- */
 static void list_link_head(hm_heap *h, hm_slab *s) {
   s->prev = NULL;
@@ -195,57 +175,248 @@ void hm_heap_atfork_child(void) {
   if (h != HM_NO_HEAP) h->rng = hm_seed_mix(h->rng ^ ((uint64_t)getpid() << 40));
 }
 
-static hm_heap *heap_get(void) {
-  hm_heap *h = hm_tl_self;
-  if (h != HM_NO_HEAP) return h;
-  h = hm_meta_heap_alloc();
+/* ---- blocks freed by other threads --------------------------------------------------------------
+ * A remote free goes to the owner heap's inbox (one lock-free push); the owner takes every block
+ * in it before it carves, adopts or claims (heap_collect). While the owner exits its inbox is
+ * closed, and a slab with no owner has none: there the block goes onto the slab's own remote
+ * list, and whoever sees it there takes it (the exiting owner, a thread that adopts the slab, or a
+ * visitor: a freeing thread that claims the unowned slab for a moment, drains it and gives it back
+ * to the pool if it emptied). Every hand-over between "pushed onto s->remote" and "looked at
+ * s->remote" is a seq_cst store followed by a seq_cst load on each side, so one side sees the
+ * other. used counts the blocks in flight (remote_n of them) until their owner takes them. */
+#define INBOX_CLOSED ((uintptr_t)1)
+
+/* The slab holding a block another thread freed (checked again: the link was in freed memory). */
+static hm_slab *slab_of(hm_block *b) {
+  uintptr_t e = hm_registry_lookup(b);
+  HM_CHECK((e & HM_REG_SS) != 0, "corrupted free list", b);
+  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
+  return &ss->slabs[((uintptr_t)b >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+}
+
+/* Put a block freed by another thread onto the free list of `s`, which the caller owns. Its bit
+ * must still be set: a clear bit is a double free by another thread. */
+static void slab_take(hm_slab *s, hm_block *b) {
+  uintptr_t p = (uintptr_t)b, off = p & (HM_SLAB_SIZE - 1);
+  HM_CHECK((p & ~(uintptr_t)(HM_SLAB_SIZE - 1)) == HM_UNHIDE(s->start) &&
+               (uintptr_t)hm_block_index(s, p) * s->block_size == off,
+           "corrupted free list", b);
+  uint32_t g = hm_granule(p);
+  uint64_t m = 1ull << (g & 63);
+  HM_CHECK(s->bitmap[g >> 6] & m, "double free", b);
+  s->bitmap[g >> 6] &= ~m;
+  hm_san_open(b, sizeof *b);
+  b->next_enc = hm_encode(s->free, b);
+  hm_san_close(b, sizeof *b);
+  s->free = b;
+  HM_STORE_RELAXED(s->used, s->used - 1);
+  atomic_fetch_sub_explicit(&s->remote_n, 1, memory_order_relaxed);
+}
+
+static hm_block *next_of(hm_block *b) {
+  hm_san_open(b, sizeof *b);
+  hm_block *next = hm_decode(b->next_enc, b);
+  hm_san_close(b, sizeof *b);
+  return next;
+}
+
+static void link_to(hm_block *b, uintptr_t next) {
+  hm_san_open(b, sizeof *b);
+  b->next_enc = hm_encode((hm_block *)next, b);
+  hm_san_close(b, sizeof *b);
+}
+
+/* The last block of a chain (bounded: a slab holds at most HM_MAX_BLOCKS). */
+static hm_block *chain_tail(hm_block *b) {
+  uint32_t n = 0;
+  for (hm_block *next; (next = next_of(b)) != NULL; b = next)
+    HM_CHECK(++n <= HM_MAX_BLOCKS, "corrupted free list", b);
+  return b;
+}
+
+/* Take every block on the slab's own remote list (the caller owns the slab). */
+static void slab_drain(hm_slab *s) {
+  uintptr_t head = atomic_exchange(&s->remote, 0);
+  uint32_t n = 0;
+  while (head != 0) {
+    hm_block *b = (hm_block *)head;
+    HM_CHECK(++n <= s->capacity, "corrupted free list", b);
+    head = (uintptr_t)next_of(b);
+    slab_take(s, b);
+  }
+}
+
+/* Push the chain first..last onto h's inbox; false if the inbox is closed (h is exiting). */
+static bool inbox_push(hm_heap *h, hm_block *first, hm_block *last) {
+  uintptr_t top = atomic_load_explicit(&h->inbox, memory_order_relaxed);
+  do {
+    if (top == INBOX_CLOSED) return false;
+    link_to(last, top);
+  } while (!atomic_compare_exchange_weak_explicit(&h->inbox, &top, (uintptr_t)first,
+                                                  memory_order_release, memory_order_relaxed));
+  return true;
+}
+
+static void orphan_push(hm_slab *s, hm_block *first, hm_block *last) {
+  uintptr_t top = atomic_load_explicit(&s->remote, memory_order_relaxed);
+  do link_to(last, top);
+  while (!atomic_compare_exchange_weak(&s->remote, &top, (uintptr_t)first));
+}
+
+static void remote_settle(hm_slab *s);
+
+/* Claim the unowned slab `s` for a moment, take `b` (if any) and its remote list, give it back to
+ * the pool if it emptied, else let go and look at the list once more. False if the slab was not
+ * unowned (the caller looks at its owner again). */
+static bool slab_visit(hm_slab *s, hm_block *b) {
+  hm_heap *expected = NULL;
+  if (!atomic_compare_exchange_strong(&s->owner, &expected, HM_VISITOR)) return false;
+  if (atomic_load(&s->state) != HM_SLOT_ACTIVE) {   /* a free slot: its blocks were taken */
+    HAK_ASSERT(b == NULL);
+    atomic_store(&s->owner, NULL);
+    return true;
+  }
+  for (;;) {
+    if (b != NULL) slab_take(s, b);
+    b = NULL;
+    slab_drain(s);
+    if (s->used == 0) {
+      hm_pool_release_slab(s);   /* leaves the abandoned list for the pool */
+      return true;
+    }
+    atomic_store(&s->owner, NULL);
+    if (atomic_load(&s->remote) == 0) return true;
+    expected = NULL;
+    if (!atomic_compare_exchange_strong(&s->owner, &expected, HM_VISITOR)) {
+      remote_settle(s);   /* adopted meanwhile: hand the list to the new owner */
+      return true;
+    }
+  }
+}
+
+/* Blocks may sit on s->remote: see that the slab's owner (or a visitor) takes them. */
+static void remote_settle(hm_slab *s) {
+  for (;;) {
+    hm_heap *h = atomic_load(&s->owner);
+    if (h == NULL) {
+      if (slab_visit(s, NULL)) return;
+      continue;
+    }
+    if (h == HM_VISITOR) return;   /* it looks at the list after letting go */
+    uintptr_t list = atomic_exchange(&s->remote, 0);
+    if (list == 0) return;         /* the owner took it, or another thread forwards it */
+    hm_block *tail = chain_tail((hm_block *)list);
+    if (inbox_push(h, (hm_block *)list, tail)) return;
+    orphan_push(s, (hm_block *)list, tail);   /* h is exiting: it looks after abandoning */
+    if (atomic_load(&s->owner) == h) return;
+  }
+}
+
+/* Free `b` of slab `s`, owned by another thread or by nobody. */
+static void remote_free(hm_slab *s, hm_block *b) {
+  for (;;) {
+    hm_heap *h = atomic_load(&s->owner);
+    if (h == NULL) {
+      if (slab_visit(s, b)) return;
+      continue;
+    }
+    if (h != HM_VISITOR && inbox_push(h, b, b)) return;
+    orphan_push(s, b, b);   /* a visitor holds it, or the owner is exiting */
+    remote_settle(s);
+    return;
+  }
+}
+
+/* Take the blocks of an inbox chain: onto their slabs' free lists if h still owns them, else on
+ * to their owners (an inbox of a recycled record may hold blocks pushed for the record's last
+ * owner). Empty slabs go back to the pool (the current ones excepted). */
+static void heap_take(hm_heap *h, uintptr_t head) {
+  while (head != 0) {
+    hm_block *b = (hm_block *)head;
+    head = (uintptr_t)next_of(b);
+    hm_slab *s = slab_of(b);
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h) {
+      remote_free(s, b);
+      continue;
+    }
+    slab_take(s, b);
+    if (s->used == 0 && s->quarantined == 0 && h->cur[s->cls] != s) {
+      list_unlink(h, s);
+      hm_pool_release_slab(s);
+    } else if (s->free == b && h->list[s->cls] != s) {   /* it had no free block: to the front */
+      list_unlink(h, s);
+      list_link_head(h, s);
+    }
+  }
+}
+
+static void heap_collect(hm_heap *h) {
+  heap_take(h, atomic_exchange_explicit(&h->inbox, 0, memory_order_acquire));
+}
+
+HM_INLINE void heap_collect_if(hm_heap *h) {
+  uintptr_t top = atomic_load_explicit(&h->inbox, memory_order_relaxed);
+  if (top != 0 && top != INBOX_CLOSED) heap_collect(h);
+}
+
+/* A new heap record for the calling thread (NULL if metadata cannot be mapped). */
+static hm_heap *heap_new(void) {
+  hm_heap *h = hm_meta_heap_alloc();
   if (h == NULL) return NULL;
   h->rng = heap_seed(h);
-  hm_tl_self = h;
-  hm_tl_heap = (hm_mit & HM_MIT_PER_BLOCK) ? HM_NO_HEAP : h;   /* see hm_tl_self */
-  pthread_setspecific(heap_key, h);
+  atomic_store(&h->inbox, 0);   /* open (a recycled record's was closed at its owner's exit) */
   return h;
 }
 
-/* The class's current slab: the heap's record, and the fast path's view of it. */
+/* Threads past their own teardown (a TLS destructor that runs after hakmem's) allocate from one
+ * shared heap under late_lock; their frees are remote frees like any other thread's. */
+static pthread_mutex_t late_lock = PTHREAD_MUTEX_INITIALIZER;
+static hm_heap *late_heap;             /* created on first use, never torn down */
+static __thread bool tl_exited;        /* this thread's heap has been torn down */
+void hm_heap_late_lock(void) { pthread_mutex_lock(&late_lock); }
+void hm_heap_late_unlock(void) { pthread_mutex_unlock(&late_lock); }
+
+/* The class's current slab: the heap's record, and (for the calling thread's own heap) the fast
+ * path's view of it. */
 static void set_cur(hm_heap *h, unsigned cls, hm_slab *s) {
   h->cur[cls] = s;
-  hm_tl_cur[cls] = (s == NULL || (hm_mit & HM_MIT_PER_BLOCK)) ? &hm_empty_slab : s;
+  if (h == hm_tl_self) hm_tl_cur[cls] = (s == NULL || (hm_mit & HM_MIT_PER_BLOCK)) ? &hm_empty_slab : s;
 }
 
 /* ---- malloc slow path ------------------------------------------------------------------------------ */
-/* Make `s` able to give a block: drain its remote frees, else carve. */
-static bool slab_refill(hm_slab *s) {
-  if (s->free != NULL) return true;
-  if (atomic_load_explicit(&s->remote, memory_order_relaxed) != 0) slab_drain(s);
-  if (s->free != NULL) return true;
-  if (s->carved < s->capacity) {
-    slab_carve(s);
-    return true;
-  }
-  return false;
-}
-
+/* A slab of `cls` that can give a block, in order: blocks freed into the heap's slabs (after
+ * taking the inbox), fresh blocks of a slab already owned, an abandoned slab, a new slab. */
 static hm_slab *heap_find_slab(hm_heap *h, unsigned cls) {
+  heap_collect_if(h);
   hm_slab *cur = h->cur[cls];
-  if (cur != NULL) {
-    if (slab_refill(cur)) return cur;
-    list_move_tail(h, cur);
-  }
-  hm_slab *s = h->list[cls];
+  if (cur != NULL && cur->free != NULL) return cur;
+  hm_slab *s = h->list[cls], *fresh = NULL;   /* fresh: a slab with blocks never carved */
   for (unsigned i = 0; s != NULL && i < HM_SCAN_SLABS; i++) {
     hm_slab *next = s->next;
     if (s != cur) {
-      if (slab_refill(s)) return s;
-      list_move_tail(h, s);
+      if (s->free != NULL) return s;
+      if (s->carved == s->capacity) list_move_tail(h, s);
+      else if (fresh == NULL) fresh = s;
     }
     s = next;
   }
+  if (cur != NULL && cur->carved < cur->capacity) fresh = cur;
+  if (fresh != NULL) {
+    slab_carve(fresh);
+    return fresh;
+  }
+  if (cur != NULL) list_move_tail(h, cur);
   s = hm_pool_adopt_any(h, cls);
   if (s != NULL) {
     atomic_fetch_add_explicit(&hm_adopt_count, 1, memory_order_relaxed);
     list_link_head(h, s);
-    if (slab_refill(s)) return s;
+    slab_drain(s);
+    if (s->free != NULL) return s;
+    if (s->carved < s->capacity) {
+      slab_carve(s);
+      return s;
+    }
+    list_move_tail(h, s);
   }
   s = hm_pool_claim_slab(h, cls);
   if (s == NULL) return NULL;
@@ -254,10 +425,7 @@ static hm_slab *heap_find_slab(hm_heap *h, unsigned cls) {
   return s;
 }
 
-/* A block of class `cls` from the thread's slabs. */
-static void *heap_alloc(unsigned cls) {
-  hm_heap *h = heap_get();
-  if (h == NULL) return NULL;
+static void *heap_alloc_in(hm_heap *h, unsigned cls) {
   hm_slab *s = h->cur[cls];
   void *p = s ? hm_slab_pop(s) : NULL;
   if (p != NULL) return p;
@@ -267,6 +435,27 @@ static void *heap_alloc(unsigned cls) {
   p = hm_slab_pop(s);
   HAK_ASSERT(p != NULL);
   return p;
+}
+
+/* A block of class `cls` from the calling thread's heap (made on its first allocation), or from
+ * the late heap once the thread's own is gone. */
+static void *heap_alloc(unsigned cls) {
+  hm_heap *h = hm_tl_self;
+  if (hm_unlikely(h == HM_NO_HEAP)) {
+    if (tl_exited) {
+      pthread_mutex_lock(&late_lock);
+      if (late_heap == NULL) late_heap = heap_new();
+      void *p = late_heap ? heap_alloc_in(late_heap, cls) : NULL;
+      pthread_mutex_unlock(&late_lock);
+      return p;
+    }
+    h = heap_new();
+    if (h == NULL) return NULL;
+    hm_tl_self = h;
+    hm_tl_heap = (hm_mit & HM_MIT_PER_BLOCK) ? HM_NO_HEAP : h;   /* see hm_tl_self */
+    pthread_setspecific(heap_key, h);
+  }
+  return heap_alloc_in(h, cls);
 }
 
 HM_NOINLINE void *hm_heap_malloc_slow(unsigned cls, size_t size) {
@@ -326,39 +515,27 @@ HM_NOINLINE void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s) {
   if (me != HM_NO_HEAP && atomic_load_explicit(&s->owner, memory_order_relaxed) == me) {
     /* our own slab, reached here because the fast path is off (strict levels) */
     hm_strict_free(p, s, true);
+    heap_collect_if(me);
     return;
   }
   uintptr_t off = (uintptr_t)p & (HM_SLAB_SIZE - 1);
   uint32_t idx = hm_block_index(s, (uintptr_t)p);
   if ((uintptr_t)idx * s->block_size != off || idx >= s->capacity) hm_fatal("invalid free", p);
   if (hm_mit & HM_MIT_PER_BLOCK) hm_strict_free(p, s, false);   /* canary check, zeroing */
-  hm_block *b = p;
   hm_san_free(p, s->block_size);
-  uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed);
-  do {
-    hm_san_open(b, sizeof *b);
-    b->next_enc = hm_encode((hm_block *)old, b);
-    hm_san_close(b, sizeof *b);
-  } while (!atomic_compare_exchange_weak(&s->remote, &old, (uintptr_t)b));
+  atomic_fetch_add_explicit(&s->remote_n, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&hm_remote_free_count, 1, memory_order_relaxed);
-  /* seq_cst push then load: either the abandoning owner's last drain sees the block, or we see
-   * owner == NULL here and adopt the slab ourselves (pool.c: hm_pool_abandon_slab). */
-  if (atomic_load(&s->owner) != NULL) return;
-  hm_ensure_init();
-  hm_heap *h = heap_get();
-  if (h == NULL || !hm_pool_try_adopt(s, h)) return;
-  atomic_fetch_add_explicit(&hm_adopt_count, 1, memory_order_relaxed);
-  list_link_head(h, s);
-  slab_drain(s);
-  if (s->used == 0) hm_slab_emptied(s);
+  remote_free(s, p);
+  if (me != HM_NO_HEAP) heap_collect_if(me);   /* a thread that mostly frees still takes its own */
 }
 
 /* ---- flush and thread exit -------------------------------------------------------------------------- */
-/* Give back every slab of `h` that holds no block; with `all`, abandon the others too. */
 static void quarantine_flush(hm_heap *h);
 
-static void heap_release(hm_heap *h, bool all) {
+/* Give back every slab of `h` that holds no block (the heap lives on). */
+static void heap_release_empty(hm_heap *h) {
   quarantine_flush(h);
+  heap_collect(h);
   for (unsigned cls = 0; cls < HM_CLASSES; cls++) {
     hm_slab *s = h->list[cls];
     while (s != NULL) {
@@ -368,46 +545,54 @@ static void heap_release(hm_heap *h, bool all) {
         if (h->cur[cls] == s) set_cur(h, cls, NULL);
         list_unlink(h, s);
         hm_pool_release_slab(s);
-      } else if (all) {
-        list_unlink(h, s);
-        hm_pool_abandon_slab(s);
-        /* a remote free racing with the abandon either adopted the slab or left its block on
-         * the list; take the slab back to drain it while that happens */
-        while (atomic_load(&s->remote) != 0 && hm_pool_try_adopt(s, h)) {
-          slab_drain(s);
-          if (s->used == 0) {
-            hm_pool_release_slab(s);
-            break;
-          }
-          hm_pool_abandon_slab(s);
-        }
       }
       s = next;
     }
-    if (all) set_cur(h, cls, NULL);
   }
 }
 
 void hm_heap_flush(hm_heap *h) {
   if (h == HM_NO_HEAP || h == NULL) return;
-  heap_release(h, false);
+  heap_release_empty(h);
   /* take over what exited threads left behind, so it can empty and go back too */
   for (unsigned cls = 0; cls < HM_CLASSES; cls++) {
     hm_slab *s;
     while ((s = hm_pool_adopt_any(h, cls)) != NULL) {
       atomic_fetch_add_explicit(&hm_adopt_count, 1, memory_order_relaxed);
       list_link_head(h, s);
+      slab_drain(s);
     }
   }
-  heap_release(h, false);
+  heap_release_empty(h);
 }
 
+/* Thread exit: close the inbox (later remote frees go onto the slabs' own lists), take what it
+ * holds, then give every slab up: to the pool if it holds no block, else abandoned. A block
+ * pushed onto a slab after our last drain either saw us still owning it, and is seen by our look
+ * at the list after letting go (seq_cst store of owner, then load of remote), or saw the slab
+ * unowned, and its freer drains it. */
 void hm_heap_thread_exit(void *heap) {
   hm_heap *h = heap;
   if (h == NULL || h == HM_NO_HEAP) return;
-  heap_release(h, true);
+  quarantine_flush(h);
+  heap_take(h, atomic_exchange(&h->inbox, INBOX_CLOSED));
+  for (unsigned cls = 0; cls < HM_CLASSES; cls++) {
+    set_cur(h, cls, NULL);
+    hm_slab *s;
+    while ((s = h->list[cls]) != NULL) {
+      slab_drain(s);
+      list_unlink(h, s);
+      if (s->used == 0) {
+        hm_pool_release_slab(s);
+        continue;
+      }
+      hm_pool_abandon_slab(s);
+      if (atomic_load(&s->remote) != 0) remote_settle(s);
+    }
+  }
   hm_tl_self = HM_NO_HEAP;
   hm_tl_heap = HM_NO_HEAP;
+  tl_exited = true;
   hm_meta_heap_free(h);
 }
 
@@ -452,6 +637,10 @@ bool hm_slab_is_valid(const hm_slab *s, const char **why) {
 bool hm_heap_is_valid(hm_heap *h, const char **why) {
 #if HAK_DEBUG >= 1
   if (h == HM_NO_HEAP || h == NULL) return true;
+  if (atomic_load(&h->inbox) == INBOX_CLOSED) {
+    *why = "thread cache: a live heap's inbox is closed";
+    return false;
+  }
   for (unsigned cls = 0; cls < HM_CLASSES; cls++) {
     uint32_t n = 0;
     bool cur_found = h->cur[cls] == NULL;

@@ -36,11 +36,12 @@ struct hm_heap;
 struct hm_superslab;
 
 /* One 64 KiB slab. Owner-only fields are written by the owning heap's thread alone;
- * invariant: used + len(free) + (capacity - carved) == capacity, used == popcount(bitmap). */
+ * invariant: used + len(free) + (capacity - carved) == capacity, used == popcount(bitmap);
+ * used counts the blocks other threads freed that the owner has not taken yet (remote_n). */
 typedef struct hm_slab {
   /* first cache line: what the owner's malloc and free touch */
   hm_block *free;                 /* local free list (next pointers encoded) */
-  uint32_t used;                  /* blocks held by the program or pending on `remote` */
+  uint32_t used;                  /* blocks held by the program or freed remotely, not taken */
   uint32_t block_size;            /* bytes per block */
   uint32_t inv;                   /* ceil(2^32 / block_size): index = off * inv >> 32 */
   uint16_t capacity;              /* blocks that fit: HM_SLAB_SIZE / block_size */
@@ -55,9 +56,13 @@ typedef struct hm_slab {
   _Atomic(struct hm_heap *) owner;/* owning heap; NULL when unowned (free or abandoned) */
   struct hm_superslab *ss;        /* the SuperSlab holding the slab */
   /* second line: written by other threads */
-  _Alignas(64) _Atomic uintptr_t remote; /* frees from other threads, pushed lock-free */
+  _Alignas(64) _Atomic uintptr_t remote; /* frees while unowned or the owner exits (heap.c) */
+  _Atomic uint32_t remote_n;      /* blocks freed by other threads, not yet taken by the owner */
   struct hm_slab *next, *prev;    /* owner's class list, or the pool's abandoned list */
 } hm_slab;
+/* The owner of a slab that a thread is draining on behalf of nobody (an abandoned slab, heap.c);
+ * never a heap's address, so no fast path matches it. */
+#define HM_VISITOR ((struct hm_heap *)(uintptr_t)32)
 HM_STATIC_ASSERT(sizeof(hm_slab) == 128);
 
 /* A 2 MiB SuperSlab. Its header (this struct) lives out of line in the metadata arena. Pool-lock
@@ -87,7 +92,9 @@ typedef struct hm_superslab {
 #define HM_SS_MAGIC 0x53537331u
 typedef enum { HM_SS_PARTIAL = 1, HM_SS_FULL = 2, HM_SS_CACHED = 3 } hm_ss_where;
 
-/* A thread's heap: per size class, the slab it allocates from and the list of slabs it owns. */
+/* A thread's heap: per size class, the slab it allocates from and the list of slabs it owns.
+ * Other threads touch only `inbox`: they push the blocks they free into its slabs (heap.c). The
+ * record is recycled, never unmapped, and meta.c clears a recycled one only up to `inbox`. */
 #define HM_QUARANTINE_MAX 1024
 typedef struct hm_heap {
   hm_slab *cur[HM_CLASSES];       /* the slab the thread allocates from, per class (or NULL) */
@@ -97,6 +104,7 @@ typedef struct hm_heap {
   uint64_t rng;                   /* per-thread xorshift state for randomised slot order */
   uint32_t quar_len, quar_next;   /* quarantine ring: quar_len entries, oldest at quar_next */
   void *quar[HM_QUARANTINE_MAX];  /* freed blocks whose reuse is delayed (strict levels) */
+  _Atomic uintptr_t inbox;        /* blocks freed by other threads (encoded links); 1: closed */
 } hm_heap;
 
 /* A large allocation: its own mapping, 2 MiB-aligned, a guard page after it. */
@@ -173,10 +181,9 @@ HM_INLINE void hm_ss_list_remove(hm_ss_list *l, hm_superslab *ss) {
 hm_slab *hm_pool_claim_slab(struct hm_heap *h, unsigned cls);   /* ACTIVE, owned by h; or NULL */
 hm_superslab *hm_pool_claim_whole(void);                        /* every slot MID; or NULL */
 void hm_pool_release_whole(hm_superslab *ss);                   /* every slot MID -> EMPTY */
-void hm_pool_release_slab(hm_slab *s);                          /* ACTIVE -> EMPTY */
+void hm_pool_release_slab(hm_slab *s);          /* ACTIVE (owned or abandoned) -> EMPTY */
 void hm_pool_abandon_slab(hm_slab *s);                          /* owner gone, blocks remain */
 hm_slab *hm_pool_adopt_any(struct hm_heap *h, unsigned cls);    /* an abandoned slab of cls */
-bool hm_pool_try_adopt(hm_slab *s, struct hm_heap *h);          /* claim one abandoned slab */
 size_t hm_pool_trim(void);
 size_t hm_pool_evict(void);
 int hm_pool_prewarm(int tiny_class, uint32_t count);
@@ -219,6 +226,8 @@ HM_INLINE uint64_t hm_xorshift64(uint64_t x) {   /* one step of Marsaglia's xors
 uint64_t hm_seed_mix(uint64_t z);   /* splitmix64's finaliser, odd: a seed for an xorshift state */
 void hm_heap_atfork_child(void);    /* reseed the forking thread's heap in the child */
 void hm_heap_thread_exit(void *heap);
+void hm_heap_late_lock(void);       /* fork: the heap of threads past their teardown (heap.c) */
+void hm_heap_late_unlock(void);
 bool hm_heap_is_valid(hm_heap *h, const char **why);
 bool hm_slab_is_valid(const hm_slab *s, const char **why);
 int hm_aligned_class(size_t need, size_t align);

@@ -25,7 +25,7 @@ static meta_pool ss_pool = {PTHREAD_MUTEX_INITIALIZER, ROUND_UP(sizeof(hm_supers
                             offsetof(hm_superslab, bitmap), NULL, NULL, NULL};
 static meta_pool heap_pool = {PTHREAD_MUTEX_INITIALIZER, ROUND_UP(sizeof(hm_heap), 64),
                               ROUND_UP(sizeof(hm_heap), 64), 64, false,
-                              sizeof(hm_heap), NULL, NULL, NULL};
+                              offsetof(hm_heap, inbox), NULL, NULL, NULL};
 static meta_pool large_pool = {PTHREAD_MUTEX_INITIALIZER, ROUND_UP(sizeof(hm_large), 64),
                                ROUND_UP(sizeof(hm_large), 64), 1024, false,
                                sizeof(hm_large), NULL, NULL, NULL};

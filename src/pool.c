@@ -198,10 +198,18 @@ hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
     hm_ss_list_push_head(&partial_list, ss);
   }
   HAK_INVARIANT(ss->free_slots != 0 && ss->where == HM_SS_PARTIAL);
-  /* prefer a slot used before (its pages are resident) over a never-used one */
-  uint32_t dirty = ss->free_slots & ~ss->unused_slots;
-  unsigned i = (unsigned)__builtin_ctz(dirty ? dirty : ss->free_slots);
-  hm_slab *s = &ss->slabs[i];
+  /* prefer a slot used before (its pages are resident) over a never-used one; a slot a visitor
+   * holds (heap.c: it found the slot free and lets go at once) is passed over */
+  uint32_t dirty = ss->free_slots & ~ss->unused_slots, avail = dirty;
+  unsigned i = 0;
+  hm_slab *s = NULL;
+  while (s == NULL) {
+    if (avail == 0) avail = ss->free_slots;
+    i = (unsigned)__builtin_ctz(avail);
+    avail &= avail - 1;
+    hm_heap *expected = NULL;
+    if (atomic_compare_exchange_strong(&ss->slabs[i].owner, &expected, h)) s = &ss->slabs[i];
+  }
   ss->free_slots &= ~(1u << i);
   ss->unused_slots &= ~(1u << i);
   ss->active++;
@@ -211,18 +219,22 @@ hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
     ss_full++;
   }
   hm_slab_init(s, cls);
-  atomic_store_explicit(&s->owner, h, memory_order_relaxed);
   atomic_store_explicit(&s->state, HM_SLOT_ACTIVE, memory_order_release);
   pthread_mutex_unlock(&pool_lock);
   return s;
 }
 
+static void abandoned_unlink(hm_slab *s);
+
+/* By the owner, or by a visitor of an abandoned slab (heap.c). The state turns EMPTY before the
+ * owner is cleared: a visitor that then claims the free slot sees it free and lets go. */
 void hm_pool_release_slab(hm_slab *s) {
-  HAK_INVARIANT(s->used == 0);
+  HAK_INVARIANT(s->used == 0 && atomic_load(&s->remote) == 0 && atomic_load(&s->remote_n) == 0);
   hm_superslab *ss = s->ss;
   pthread_mutex_lock(&pool_lock);
-  atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+  if (s->in_list == 2) abandoned_unlink(s);
   atomic_store_explicit(&s->state, HM_SLOT_EMPTY, memory_order_release);
+  atomic_store(&s->owner, NULL);
   s->free = NULL;
   ss->free_slots |= 1u << s->index;
   ss->active--;
@@ -293,34 +305,21 @@ void hm_pool_abandon_slab(hm_slab *s) {
   s->in_list = 2;
   atomic_store_explicit(&abandoned_n, atomic_load_explicit(&abandoned_n, memory_order_relaxed) + 1,
                         memory_order_relaxed);
-  /* seq_cst: pairs with the remote free's push-then-load of owner (heap.c) */
+  /* seq_cst: pairs with a remote free's push-then-load of owner (heap.c) */
   atomic_store(&s->owner, NULL);
   pthread_mutex_unlock(&pool_lock);
 }
 
-bool hm_pool_try_adopt(hm_slab *s, hm_heap *h) {
-  bool ok = false;
-  pthread_mutex_lock(&pool_lock);
-  hm_heap *expected = NULL;
-  if (s->in_list == 2 && atomic_compare_exchange_strong(&s->owner, &expected, h)) {
-    abandoned_unlink(s);
-    ok = true;
-  }
-  pthread_mutex_unlock(&pool_lock);
-  return ok;
-}
-
+/* An abandoned slab of `cls`, now owned by h; one a visitor holds for a moment is passed over. */
 hm_slab *hm_pool_adopt_any(hm_heap *h, unsigned cls) {
   if (atomic_load_explicit(&abandoned_n, memory_order_relaxed) == 0) return NULL;
   pthread_mutex_lock(&pool_lock);
   hm_slab *s = abandoned[cls];
-  if (s != NULL) {
+  for (; s != NULL; s = s->next) {
     hm_heap *expected = NULL;
-    bool won = atomic_compare_exchange_strong(&s->owner, &expected, h);
-    HAK_INVARIANT(won);
-    (void)won;
-    abandoned_unlink(s);
+    if (atomic_compare_exchange_strong(&s->owner, &expected, h)) break;
   }
+  if (s != NULL) abandoned_unlink(s);
   pthread_mutex_unlock(&pool_lock);
   return s;
 }
@@ -418,6 +417,14 @@ static bool ss_is_mid(const hm_superslab *ss) {
 }
 
 /* ---- statistics and validation ------------------------------------------------------------------ */
+/* Blocks the program holds in `s`: used, less those other threads freed that the owner has not
+ * taken yet (a snapshot; exact when no thread is inside malloc or free). */
+static uint64_t slab_live(const hm_slab *s) {
+  uint32_t used = HM_LOAD_RELAXED(s->used);
+  uint32_t freed = atomic_load_explicit(&s->remote_n, memory_order_relaxed);
+  return used > freed ? used - freed : 0;
+}
+
 void hm_pool_stats(hak_stats_t *st) {
   pthread_mutex_lock(&pool_lock);
   st->ss_mapped = all_list.len;
@@ -441,7 +448,7 @@ void hm_pool_stats(hak_stats_t *st) {
     for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
       const hm_slab *s = &ss->slabs[i];
       if (ss->free_slots & (1u << i)) continue;
-      uint64_t used = HM_LOAD_RELAXED(s->used);
+      uint64_t used = slab_live(s);
       st->slabs_active++;
       st->small_live_blocks += used;
       st->small_live_bytes += used * s->block_size;
@@ -455,7 +462,7 @@ void hm_pool_class_live(uint64_t live[HM_CLASSES]) {
   pthread_mutex_lock(&pool_lock);
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next)
     for (unsigned i = 0; i < HM_SLABS_PER_SS && ss->active && !ss_is_mid(ss); i++)
-      if (!(ss->free_slots & (1u << i))) live[ss->slabs[i].cls] += HM_LOAD_RELAXED(ss->slabs[i].used);
+      if (!(ss->free_slots & (1u << i))) live[ss->slabs[i].cls] += slab_live(&ss->slabs[i]);
   pthread_mutex_unlock(&pool_lock);
 }
 
