@@ -12,6 +12,7 @@ static __thread bool tl_in_init;
 
 static void atfork_prepare(void) {
   hm_mid_lock();
+  hm_heap_late_lock();
   hm_pool_lock();
   hm_large_lock();
   hm_registry_lock();
@@ -22,6 +23,7 @@ static void atfork_parent(void) {
   hm_registry_unlock();
   hm_large_unlock();
   hm_pool_unlock();
+  hm_heap_late_unlock();
   hm_mid_unlock();
 }
 /* The child has only the forking thread, which holds every lock: it releases them. (Other
