@@ -7,7 +7,9 @@
  *   - the control API (prewarm, trim, limits, statistics, self-check).
  *
  * Errors: impossible sizes return NULL with errno = ENOMEM; a bad alignment gives EINVAL
- * (posix_memalign returns it, the others set errno). Misuse (double free, foreign or interior
+ * (posix_memalign returns it, the others set errno): posix_memalign wants a power of two
+ * >= sizeof(void *), aligned_alloc a power of two, memalign anything <= 2^63 (rounded up to a
+ * power). A valid alignment too large to serve is ENOMEM, like glibc's. Misuse (double free, foreign or interior
  * pointer, corrupted free list) prints one line "hakmem: <what> (pointer 0x...)" and aborts.
  */
 #ifndef HAKMEM_H

@@ -205,8 +205,10 @@ HAK_API void *hak_aligned_alloc(size_t align, size_t size) {
   return alloc_aligned(align, size);
 }
 
+/* As glibc's: any alignment up to 2^63, a non-power rounded up; only one above 2^63 (no power of
+ * two) is EINVAL. One that cannot be served is ENOMEM (hm_large_alloc), like an impossible size. */
 HAK_API void *hak_memalign(size_t align, size_t size) {
-  if (align > ((size_t)1 << 40)) {
+  if (align > SIZE_MAX / 2 + 1) {
     errno = EINVAL;
     return NULL;
   }

@@ -289,16 +289,10 @@ static void test_aligned_alloc_family(void) {
     fill_and_free(API(aligned_alloc)(a, 2 * a + 1), 2 * a + 1, a, "aligned_alloc");
     fill_and_free(API(memalign)(a, 3 * a), 3 * a, a, "memalign");
   }
-  /* memalign with a non-power-of-two alignment: glibc rounds the alignment up, hakmem may refuse
-   * with EINVAL; either way the result must not be a misaligned block. */
-  errno = 0;
+  /* memalign with a non-power-of-two alignment: like glibc, the alignment rounds up */
   void *m = API(memalign)(24, 100);
-  if (m) {
-    CHECK(((uintptr_t)m & 31) == 0, "memalign(24, 100) = %p: neither refused nor 32-byte aligned", m);
-    API(free)(m);
-  } else {
-    CHECK(errno == EINVAL, "memalign(24, 100) = NULL with errno %d, expected EINVAL", errno);
-  }
+  CHECK(m != NULL && ((uintptr_t)m & 31) == 0, "memalign(24, 100) = %p: not 32-byte aligned", m);
+  API(free)(m);
 
   size_t page = PAGE;
   static const size_t vsizes[] = {0, 1, 100, 4095, 4096, 4097, 10000, 20000, 32768, 40000, 1 << 20};
@@ -323,6 +317,110 @@ static void test_aligned_alloc_family(void) {
     API(free)(p);
   }
   check_ok("aligned_alloc / memalign / valloc / pvalloc");
+}
+
+/* Every errno of the aligned family, as glibc documents it (manual "Aligned Memory Blocks",
+ * malloc.c 2.36 _mid_memalign; aligned_alloc as in 2.38, which checks the alignment): an invalid
+ * alignment is EINVAL, an impossible size or alignment ENOMEM. memalign takes any alignment up to
+ * 2^63 (a non-power rounds up) and only one above 2^63 is invalid; aligned_alloc wants a power of
+ * two; posix_memalign a power of two >= sizeof(void *), and returns the error. A power-of-two
+ * alignment that cannot be served (2^35 and up on a small machine) is ENOMEM, never EINVAL. */
+static const char *errno_name(int e) { return e == 0 ? "0" : e == ENOMEM ? "ENOMEM" : e == EINVAL ? "EINVAL" : "?"; }
+
+/* `p` / `e` came from an aligned allocation that is valid: a block aligned to `a`, or NULL + ENOMEM
+ * (only allowed when `may_fail`). */
+static void check_aligned_result(void *p, int e, size_t a, bool may_fail, const char *what) {
+  if (p == NULL) {
+    CHECK(may_fail && e == ENOMEM, "%s: NULL with errno %s, expected %s", what, errno_name(e),
+          may_fail ? "ENOMEM or a block" : "a block");
+    return;
+  }
+  CHECK(((uintptr_t)p & (a - 1)) == 0, "%s = %p is not %zu-aligned", what, p, a);
+  API(free)(p);
+}
+
+static void test_aligned_errno(void) {
+  volatile size_t huge = SIZE_MAX, one = 1;
+  char what[96];
+  for (unsigned k = 0; k < 64; k++) {
+    size_t a = (size_t)1 << k;
+    bool may_fail = k > 21;   /* up to 2 MiB every machine serves it */
+    errno = 0;
+    void *p = API(memalign)(a, huge);
+    int e = errno;
+    CHECK(p == NULL && e == ENOMEM, "memalign(2^%u, SIZE_MAX) = %p errno %s, expected NULL ENOMEM",
+          k, p, errno_name(e));
+    errno = 0;
+    p = API(aligned_alloc)(a, huge);
+    e = errno;
+    CHECK(p == NULL && e == ENOMEM, "aligned_alloc(2^%u, SIZE_MAX) = %p errno %s, expected NULL ENOMEM",
+          k, p, errno_name(e));
+    void *out = (void *)0x4560;
+    int rc = API(posix_memalign)(&out, a, huge);
+    int want = a < sizeof(void *) ? EINVAL : ENOMEM;
+    CHECK(rc == want && out == (void *)0x4560, "posix_memalign(2^%u, SIZE_MAX) = %s, out %p; expected %s",
+          k, errno_name(rc), out, errno_name(want));
+
+    errno = 0;
+    p = API(memalign)(a, one);
+    snprintf(what, sizeof what, "memalign(2^%u, 1)", k);
+    check_aligned_result(p, errno, a, may_fail, what);
+    errno = 0;
+    p = API(aligned_alloc)(a, one);
+    snprintf(what, sizeof what, "aligned_alloc(2^%u, 1)", k);
+    check_aligned_result(p, errno, a, may_fail, what);
+    out = NULL;
+    rc = API(posix_memalign)(&out, a, one);
+    if (a < sizeof(void *)) {
+      CHECK(rc == EINVAL && out == NULL, "posix_memalign(2^%u, 1) = %s, expected EINVAL", k, errno_name(rc));
+    } else {
+      snprintf(what, sizeof what, "posix_memalign(2^%u, 1)", k);
+      check_aligned_result(rc == 0 ? out : NULL, rc, a, may_fail, what);
+    }
+  }
+  static const size_t odd[] = {0, 3, 24, 48, 100, 4097, (size_t)3 << 40, ((size_t)1 << 63) + 1, SIZE_MAX};
+  for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+    size_t a = odd[i];
+    bool invalid = a > ((size_t)1 << 63);                          /* memalign: EINVAL */
+    size_t up = a <= 1 ? 1 : invalid ? 0 : (size_t)1 << (64 - __builtin_clzll(a - 1));
+    errno = 0;
+    void *p = API(memalign)(a, huge);
+    int e = errno;
+    int want = invalid ? EINVAL : ENOMEM;
+    CHECK(p == NULL && e == want, "memalign(%#zx, SIZE_MAX) = %p errno %s, expected NULL %s", a, p,
+          errno_name(e), errno_name(want));
+    errno = 0;
+    p = API(memalign)(a, one);
+    e = errno;
+    if (invalid) {
+      CHECK(p == NULL && e == EINVAL, "memalign(%#zx, 1) = %p errno %s, expected NULL EINVAL", a, p,
+            errno_name(e));
+    } else {
+      snprintf(what, sizeof what, "memalign(%#zx, 1) (alignment rounded up to %#zx)", a, up);
+      check_aligned_result(p, e, up, up > ((size_t)1 << 21), what);
+    }
+    errno = 0;
+    p = API(aligned_alloc)(a, one);
+    e = errno;
+    CHECK(p == NULL && e == EINVAL, "aligned_alloc(%#zx, 1) = %p errno %s, expected NULL EINVAL", a, p,
+          errno_name(e));
+    errno = 0;
+    p = API(aligned_alloc)(a, huge);
+    e = errno;
+    CHECK(p == NULL && e == EINVAL, "aligned_alloc(%#zx, SIZE_MAX) = %p errno %s, expected NULL EINVAL",
+          a, p, errno_name(e));
+    void *out = (void *)0x4560;
+    int rc = API(posix_memalign)(&out, a, one);
+    CHECK(rc == EINVAL && out == (void *)0x4560, "posix_memalign(%#zx, 1) = %s, expected EINVAL", a,
+          errno_name(rc));
+  }
+  errno = 0;
+  void *p = API(valloc)(huge);
+  CHECK(p == NULL && errno == ENOMEM, "valloc(SIZE_MAX) = %p errno %s", p, errno_name(errno));
+  errno = 0;
+  p = API(pvalloc)(huge);
+  CHECK(p == NULL && errno == ENOMEM, "pvalloc(SIZE_MAX) = %p errno %s", p, errno_name(errno));
+  check_ok("aligned errno");
 }
 
 /* ---- realloc ------------------------------------------------------------------------------- */
@@ -1063,6 +1161,7 @@ int main(void) {
       {"ENOMEM for impossible sizes", test_enomem},
       {"posix_memalign", test_posix_memalign},
       {"aligned_alloc / memalign / valloc / pvalloc", test_aligned_alloc_family},
+      {"errno of the aligned family", test_aligned_errno},
       {"realloc", test_realloc},
       {"medium tier (32 KiB < size <= 512 KiB)", test_medium},
       {"calloc zeroes reused memory", test_calloc},
