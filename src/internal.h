@@ -111,7 +111,8 @@ typedef struct hm_large {
 #define HM_LARGE_MAGIC 0x4c617267u
 
 /* ---- os.c: the only file making memory system calls ------------------------------------------- */
-void *hm_os_map_aligned(size_t size, size_t align);   /* NULL on failure */
+void *hm_os_map_aligned(size_t size, size_t align);   /* charged; NULL on failure */
+void *hm_os_reserve_aligned(size_t size, size_t align);   /* PROT_NONE, not charged */
 void hm_os_unmap(void *p, size_t size);
 void *hm_os_map(size_t size);
 int hm_os_protect_none(void *p, size_t size);

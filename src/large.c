@@ -232,7 +232,7 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   size_t grown = PAGE_ROUND(l->usable + l->usable / 2);   /* room for the next growths */
   if (usable < grown && grown <= PTRDIFF_MAX - HM_SS_SIZE) usable = grown;
   size_t map_size = usable + HM_PAGE_SIZE;
-  char *target = hm_os_map_aligned(map_size, HM_SS_SIZE);
+  char *target = hm_os_reserve_aligned(map_size, HM_SS_SIZE);   /* mremap charges the growth */
   if (target == NULL) return NULL;
   size_t old_usable = l->usable, old_map = l->map_size;
   uintptr_t old_base = HM_UNHIDE(l->base);

@@ -213,6 +213,66 @@ static void test_enomem(void) {
   check_ok("ENOMEM cases");
 }
 
+/* Sizes that are legal but more than the machine can back: the kernel must refuse them when
+ * hakmem maps them (its heuristic overcommit refuses one mapping larger than RAM + swap), so
+ * malloc returns NULL + ENOMEM as glibc's does instead of a block the program dies touching.
+ * Asserted only where the kernel's answer is known: overcommit_memory 0 and a size above
+ * MemTotal + SwapTotal. */
+static uint64_t meminfo_kib(const char *key) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (f == NULL) return 0;
+  char line[128];
+  uint64_t v = 0;
+  size_t n = strlen(key);
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, key, n) == 0 && line[n] == ':') v = strtoull(line + n + 1, NULL, 10);
+  fclose(f);
+  return v;
+}
+static bool kernel_refuses(size_t n) {
+  FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+  int mode = -1;
+  if (f != NULL) {
+    if (fscanf(f, "%d", &mode) != 1) mode = -1;
+    fclose(f);
+  }
+  uint64_t backed = (meminfo_kib("MemTotal") + meminfo_kib("SwapTotal")) * 1024;
+  return mode == 0 && backed != 0 && n > backed;
+}
+
+static void test_unbackable(void) {
+  static const size_t sizes[] = {(size_t)30 << 30, (size_t)64 << 30, (size_t)1 << 40, (size_t)64 << 40};
+  char desc[128];
+  int asserted = 0;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    volatile size_t n = sizes[i];
+    if (!kernel_refuses(n)) continue;
+    asserted++;
+    snprintf(desc, sizeof desc, "malloc(%zu GiB)", n >> 30);
+    EXPECT_ENOMEM(API(malloc)(n), desc);
+    snprintf(desc, sizeof desc, "calloc(1, %zu GiB)", n >> 30);
+    EXPECT_ENOMEM(API(calloc)(1, n), desc);
+    snprintf(desc, sizeof desc, "calloc(%zu Mi, 1 KiB)", n >> 30);
+    EXPECT_ENOMEM(API(calloc)(n >> 10, 1024), desc);
+    snprintf(desc, sizeof desc, "realloc(NULL, %zu GiB)", n >> 30);
+    EXPECT_ENOMEM(API(realloc)(NULL, n), desc);
+    snprintf(desc, sizeof desc, "aligned_alloc(2 MiB, %zu GiB)", n >> 30);
+    EXPECT_ENOMEM(API(aligned_alloc)(2 << 20, n), desc);
+    static const size_t olds[] = {100, 40000, 3 << 20};
+    for (size_t j = 0; j < sizeof olds / sizeof olds[0]; j++) {
+      uint8_t *p = API(malloc)(olds[j]);
+      CHECK(p, "malloc(%zu)", olds[j]);
+      pattern_fill(p, olds[j], 0x70 + j, 0);
+      snprintf(desc, sizeof desc, "realloc(p[%zu], %zu GiB)", olds[j], n >> 30);
+      EXPECT_ENOMEM(API(realloc)(p, n), desc);
+      CHECK(pattern_find_bad(p, olds[j], 0x70 + j) == olds[j], "failed realloc changed the block");
+      API(free)(p);
+    }
+  }
+  printf("# unbackable sizes: %d of 4 asserted (overcommit heuristic, above RAM + swap)\n", asserted);
+  check_ok("unbackable sizes");
+}
+
 /* ---- aligned allocation family --------------------------------------------------------------- */
 static const size_t align_sizes[] = {0, 1, 7, 8, 15, 16, 17, 100, 1000, 4095, 4096, 4097,
                                      32767, 32768, 32769, 100000};
@@ -1159,6 +1219,7 @@ int main(void) {
       {"library is hakmem", test_face_is_hakmem},
       {"alignment sweep", test_alignment_sweep},
       {"ENOMEM for impossible sizes", test_enomem},
+      {"ENOMEM for sizes the machine cannot back", test_unbackable},
       {"posix_memalign", test_posix_memalign},
       {"aligned_alloc / memalign / valloc / pvalloc", test_aligned_alloc_family},
       {"errno of the aligned family", test_aligned_errno},
