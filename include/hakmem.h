@@ -33,6 +33,9 @@ extern "C" {
 HAK_API void *hak_malloc(size_t size);
 HAK_API void hak_free(void *ptr);
 HAK_API void *hak_calloc(size_t count, size_t size);
+/* hak_realloc(p, 0) frees p and returns a minimum-size block (free(p) + malloc(0)); the libc
+ * name realloc(p, 0) frees p and returns NULL, as glibc's does (so `p = realloc(p, 0)` does not
+ * leak). realloc(NULL, 0) is malloc(0) in both. reallocarray follows its face's realloc. */
 HAK_API void *hak_realloc(void *ptr, size_t size);
 HAK_API void *hak_reallocarray(void *ptr, size_t count, size_t size);
 HAK_API int hak_posix_memalign(void **out, size_t alignment, size_t size);

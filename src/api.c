@@ -158,6 +158,12 @@ HAK_API void *hak_realloc(void *p, size_t size) {
   return q;
 }
 
+/* glibc's realloc(p, 0) for the libc name: p is checked as realloc checks it, then freed. */
+void hm_realloc_free(void *p) {
+  (void)owner_of(p, "invalid pointer passed to realloc", "freed pointer passed to realloc");
+  hak_free(p);
+}
+
 HAK_API void *hak_reallocarray(void *p, size_t n, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total)) {

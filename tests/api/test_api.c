@@ -492,6 +492,14 @@ static void realloc_chain(const size_t *chain, size_t len, uint64_t tag) {
   pattern_fill(p, n, tag, 0);
   for (size_t i = 1; i < len; i++) {
     size_t m = chain[i];
+#ifdef API_LIBC
+    if (m == 0) {   /* glibc's realloc(p, 0) frees p and returns NULL; go on from malloc(0) */
+      CHECK(API(realloc)(p, 0) == NULL, "realloc(p[%zu], 0) did not return NULL", n);
+      p = API(malloc)(0);
+      n = 0;
+      continue;
+    }
+#endif
     uint8_t *q = API(realloc)(p, m);
     check_aligned_block(q, m, "realloc");
     size_t keep = n < m ? n : m;
@@ -541,23 +549,40 @@ static void test_realloc(void) {
     realloc_chain(chain, 24, 0x1000 + (uint64_t)c);
   }
 
-  /* realloc(p, 0): hakmem treats it as free(p) + malloc(0) and returns a valid, freeable block */
+  /* realloc(p, 0): the libc name does what glibc does, frees p and returns NULL (so
+   * `p = realloc(p, 0);` does not leak); hak_realloc returns a minimum-size block, like
+   * free(p) + malloc(0). realloc(NULL, 0) is malloc(0) in both: a unique block. Same for
+   * reallocarray(p, 0, n). */
   static const size_t zsizes[] = {1, 100, 40000, 1 << 20};
-  for (size_t i = 0; i < sizeof zsizes / sizeof zsizes[0]; i++) {
+  for (size_t i = 0; i < 2 * sizeof zsizes / sizeof zsizes[0]; i++) {
+    size_t n = zsizes[i / 2];
     hak_stats_t s0 = stats_now();
-    void *p = API(malloc)(zsizes[i]);
-    CHECK(p, "malloc(%zu)", zsizes[i]);
-    void *q = API(realloc)(p, 0);
-    CHECK(q != NULL, "realloc(p[%zu], 0) returned NULL; hakmem returns a minimum-size block", zsizes[i]);
-    CHECK(((uintptr_t)q & 7) == 0, "realloc(p, 0) = %p not 8-byte aligned", q);
+    void *p = API(malloc)(n);
+    CHECK(p, "malloc(%zu)", n);
+    errno = 0;
+    void *q = i % 2 ? API(reallocarray)(p, 0, 8) : API(realloc)(p, 0);
+    const char *how = i % 2 ? "reallocarray(p, 0, 8)" : "realloc(p, 0)";
+#ifdef API_LIBC
+    CHECK(q == NULL && errno == 0, "%s [p of %zu bytes] = %p errno %d; glibc frees p and returns NULL",
+          how, n, q, errno);
+#else
+    CHECK(q != NULL, "%s [p of %zu bytes] returned NULL; hak_realloc returns a minimum-size block",
+          how, n);
+    CHECK(((uintptr_t)q & 7) == 0, "%s = %p not 8-byte aligned", how, q);
     API(free)(q);
+#endif
     hak_stats_t s1 = stats_now();
     CHECK(s1.small_live_blocks == s0.small_live_blocks && s1.large_live == s0.large_live &&
           s1.mid_live == s0.mid_live,
-          "realloc(p[%zu], 0) + free leaked: small %" PRIu64 " -> %" PRIu64 ", large %" PRIu64
-          " -> %" PRIu64 ", medium %" PRIu64 " -> %" PRIu64, zsizes[i], s0.small_live_blocks,
+          "%s [p of %zu bytes] leaked: small %" PRIu64 " -> %" PRIu64 ", large %" PRIu64
+          " -> %" PRIu64 ", medium %" PRIu64 " -> %" PRIu64, how, n, s0.small_live_blocks,
           s1.small_live_blocks, s0.large_live, s1.large_live, s0.mid_live, s1.mid_live);
   }
+  void *z1 = API(realloc)(NULL, 0), *z2 = API(realloc)(NULL, 0);
+  CHECK(z1 != NULL && z2 != NULL && z1 != z2, "realloc(NULL, 0) twice = %p, %p; expected two blocks",
+        z1, z2);
+  API(free)(z1);
+  API(free)(z2);
 
   /* reallocarray */
   uint32_t *a = API(reallocarray)(NULL, 10, sizeof(uint32_t));
