@@ -105,6 +105,7 @@ typedef struct hm_large {
   size_t map_size;                /* bytes mapped, guard page included */
   size_t usable;                  /* bytes the user may use: map_size - page */
   size_t requested;               /* bytes asked for */
+  size_t align;                   /* alignment asked for, at least a page: base % align == 0 */
   uint32_t magic;                 /* HM_LARGE_MAGIC while live */
   struct hm_large *next, *prev;   /* live list (large lock) */
 } hm_large;

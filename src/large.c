@@ -157,6 +157,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     return NULL;
   }
   size_t usable = PAGE_ROUND(size ? size : 1);
+  size_t asked = align > HM_PAGE_SIZE ? align : HM_PAGE_SIZE;   /* free_aligned_sized checks it */
   if (align < HM_SS_SIZE) align = HM_SS_SIZE;
   if (align == HM_SS_SIZE) {   /* cache_n is read under the lock: no unlocked shortcut */
     pthread_mutex_lock(&large_lock);
@@ -164,6 +165,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     if (c != NULL) {
       c->magic = HM_LARGE_MAGIC;
       c->requested = size;
+      c->align = asked;
       live_push(c);
     }
     pthread_mutex_unlock(&large_lock);
@@ -183,6 +185,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
   l->usable = usable;
   l->map_size = usable + HM_PAGE_SIZE;
   l->requested = size;
+  l->align = asked;
   l->magic = HM_LARGE_MAGIC;
   if (!live_link(l)) {
     hm_os_unmap(p, l->map_size);
