@@ -131,6 +131,11 @@ typedef struct hak_stats_s {
   uint64_t mid_live;           /* live medium blocks */
   uint64_t mid_live_bytes;     /* their usable bytes */
   uint64_t mid_superslabs;     /* SuperSlabs serving medium classes (counted in ss_in_use) */
+  /* the large tier's mapping budget (a quarter of vm.max_map_count): past it large blocks get no
+   * guard page and the strict levels serve medium sizes from the medium tier */
+  uint64_t large_mappings;     /* mappings (VMAs) of live and cached large blocks */
+  uint64_t large_map_budget;   /* the budget (0 until the first large block) */
+  uint64_t large_unguarded;    /* large blocks mapped without a guard page, since start-up */
 } hak_stats_t;
 HAK_API void hak_stats(hak_stats_t *out);
 /* Write the readable report (the one HAKMEM_STATS=1 prints at exit) to `f` (NULL: stderr). It

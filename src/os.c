@@ -8,7 +8,9 @@
  * of hm_os_map (registry, metadata). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include "internal.h"
 
 hm_os_counters hm_os_count;
@@ -104,4 +106,17 @@ void *hm_os_remap_to(void *old, size_t old_size, size_t new_size, void *target) 
 void hm_os_decommit(void *p, size_t size) {
   COUNT(madvise);
   madvise(p, size, MADV_DONTNEED);
+}
+
+/* vm.max_map_count, read with open/read (nothing allocated); `fallback` if it cannot be read. */
+uint64_t hm_os_max_map_count(uint64_t fallback) {
+  int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fallback;
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  uint64_t v = 0;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9' && v < ((uint64_t)1 << 40); i++)
+    v = v * 10 + (uint64_t)(buf[i] - '0');
+  return v != 0 ? v : fallback;
 }
