@@ -320,12 +320,14 @@ static inline bool fz_is_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 /* ---- tiers: the reference rules, and what hakmem actually did -------------------------------- */
 typedef enum { FZ_NONE = 0, FZ_SMALL = 1, FZ_MID = 2, FZ_LARGE = 3 } fz_tier;
 
-/* The medium tier is on at the off and fast hardening levels only (strict and paranoid send
- * those sizes to the large tier): read from the level hakmem reports, not from its own switch. */
+/* The medium tier is on at the off and fast hardening levels (strict and paranoid send those
+ * sizes to the large tier until its mappings reach the budget, a quarter of vm.max_map_count,
+ * which no fuzz input comes near): read from what hakmem reports, not from its own switch. */
 static inline bool fz_mid_level(void) {
   hak_stats_t st;
   hak_stats(&st);
-  return st.harden_level <= 1;
+  return st.harden_level <= 1 ||
+         (st.large_map_budget != 0 && st.large_mappings >= st.large_map_budget);
 }
 
 /* The smallest medium class holding `size` (a linear search, unlike mid.c's arithmetic). */

@@ -7,7 +7,9 @@
  *   - the control API (prewarm, trim, limits, statistics, self-check).
  *
  * Errors: impossible sizes return NULL with errno = ENOMEM; a bad alignment gives EINVAL
- * (posix_memalign returns it, the others set errno). Misuse (double free, foreign or interior
+ * (posix_memalign returns it, the others set errno): posix_memalign wants a power of two
+ * >= sizeof(void *), aligned_alloc a power of two, memalign anything <= 2^63 (rounded up to a
+ * power). A valid alignment too large to serve is ENOMEM, like glibc's. Misuse (double free, foreign or interior
  * pointer, corrupted free list) prints one line "hakmem: <what> (pointer 0x...)" and aborts.
  */
 #ifndef HAKMEM_H
@@ -31,6 +33,9 @@ extern "C" {
 HAK_API void *hak_malloc(size_t size);
 HAK_API void hak_free(void *ptr);
 HAK_API void *hak_calloc(size_t count, size_t size);
+/* hak_realloc(p, 0) frees p and returns a minimum-size block (free(p) + malloc(0)); the libc
+ * name realloc(p, 0) frees p and returns NULL, as glibc's does (so `p = realloc(p, 0)` does not
+ * leak). realloc(NULL, 0) is malloc(0) in both. reallocarray follows its face's realloc. */
 HAK_API void *hak_realloc(void *ptr, size_t size);
 HAK_API void *hak_reallocarray(void *ptr, size_t count, size_t size);
 HAK_API int hak_posix_memalign(void **out, size_t alignment, size_t size);
@@ -126,6 +131,11 @@ typedef struct hak_stats_s {
   uint64_t mid_live;           /* live medium blocks */
   uint64_t mid_live_bytes;     /* their usable bytes */
   uint64_t mid_superslabs;     /* SuperSlabs serving medium classes (counted in ss_in_use) */
+  /* the large tier's mapping budget (a quarter of vm.max_map_count): past it large blocks get no
+   * guard page and the strict levels serve medium sizes from the medium tier */
+  uint64_t large_mappings;     /* mappings (VMAs) of live and cached large blocks */
+  uint64_t large_map_budget;   /* the budget (0 until the first large block) */
+  uint64_t large_unguarded;    /* large blocks mapped without a guard page, since start-up */
 } hak_stats_t;
 HAK_API void hak_stats(hak_stats_t *out);
 /* Write the readable report (the one HAKMEM_STATS=1 prints at exit) to `f` (NULL: stderr). It

@@ -63,8 +63,12 @@ inline unsigned mid_class(size_t size) {   // linear search (mid.c uses clz arit
 inline size_t mid_block(size_t size) { return mid_class_size(mid_class(size)); }
 inline size_t mid_per_ss(unsigned k) { return size_t(kSsSize) / mid_class_size(k); }
 
-// The medium tier is on at levels off (0) and fast (1), as hak_stats reports the level.
-inline bool mid_on() { return stats().harden_level <= 1; }
+// The medium tier is on at levels off (0) and fast (1), as hak_stats reports the level, and at
+// the strict ones once the large tier's mappings reach their budget (no model comes near it).
+inline bool mid_on() {
+  hak_stats_t s = stats();
+  return s.harden_level <= 1 || (s.large_map_budget != 0 && s.large_mappings >= s.large_map_budget);
+}
 
 inline Tier tier_for(bool mid, size_t size, size_t align) {
   if (std::max(size, align) <= kSmallMax) return Tier::Small;

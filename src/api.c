@@ -69,24 +69,29 @@ HM_NOINLINE void hm_free_other(void *p, uintptr_t e) {
 
 HAK_API void hak_free(void *p) { hm_free_fast(p); }
 
-/* free_sized / free_aligned_sized: the size must be one the block can have been requested with.
- * A large block records its request (compared page-rounded). A small block holds any size its
- * class serves, or that realloc kept in place: (usable / 2, usable], anything for <= 16 bytes;
- * with an alignment above 8, the class aligned_alloc would have chosen. */
+/* free_sized / free_aligned_sized: the size and alignment must be ones the block can have been
+ * requested with. Any tier: the alignment is a power of two and divides the address. A large
+ * block records its request (compared page-rounded) and the alignment asked for (a smaller one
+ * is fine: it would have got the same block). A medium block serves alignments up to a page
+ * (alloc_aligned). A small block holds any size its class serves, or that realloc kept in place:
+ * (usable / 2, usable], anything for <= 16 bytes; with an alignment above 8, exactly the class
+ * aligned_alloc would have chosen (realloc never returns an over-aligned block). */
 static void free_checked(void *p, size_t size, size_t align, const char *what) {
   if (p == NULL) return;
   owner_info o = owner_of(p, "invalid free", "double free");
+  HM_CHECK(align != 0 && (align & (align - 1)) == 0 && (uintptr_t)p % align == 0, what, p);
   if (o.large != NULL) {
     HM_CHECK(PAGE_ROUND(size ? size : 1) == PAGE_ROUND(o.large->requested ? o.large->requested : 1),
              what, p);
+    HM_CHECK(align <= o.large->align, what, p);
   } else if (o.mid != NULL) {
-    HM_CHECK(size <= o.mid->mid_size && size > o.mid->mid_size / 2, what, p);
+    HM_CHECK(size <= o.mid->mid_size && size > o.mid->mid_size / 2 && align <= HM_PAGE_SIZE, what, p);
   } else if (hm_mit & HM_MIT_CANARY) {
     HM_CHECK(hm_strict_size_ok(p, o.slab, size, align), what, p);   /* the exact request is known */
   } else {
     size_t usable = o.slab->block_size;
-    bool ok = size <= usable && (size > usable / 2 || usable <= 16);
-    if (align > 8) ok |= hm_aligned_class(size, align) == (int)o.slab->cls;
+    bool ok = align > 8 ? hm_aligned_class(size, align) == (int)o.slab->cls
+                        : size <= usable && (size > usable / 2 || usable <= 16);
     HM_CHECK(ok, what, p);
   }
   hak_free(p);
@@ -158,6 +163,12 @@ HAK_API void *hak_realloc(void *p, size_t size) {
   return q;
 }
 
+/* glibc's realloc(p, 0) for the libc name: p is checked as realloc checks it, then freed. */
+void hm_realloc_free(void *p) {
+  (void)owner_of(p, "invalid pointer passed to realloc", "freed pointer passed to realloc");
+  hak_free(p);
+}
+
 HAK_API void *hak_reallocarray(void *p, size_t n, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total)) {
@@ -205,8 +216,10 @@ HAK_API void *hak_aligned_alloc(size_t align, size_t size) {
   return alloc_aligned(align, size);
 }
 
+/* As glibc's: any alignment up to 2^63, a non-power rounded up; only one above 2^63 (no power of
+ * two) is EINVAL. One that cannot be served is ENOMEM (hm_large_alloc), like an impossible size. */
 HAK_API void *hak_memalign(size_t align, size_t size) {
-  if (align > ((size_t)1 << 40)) {
+  if (align > SIZE_MAX / 2 + 1) {
     errno = EINVAL;
     return NULL;
   }

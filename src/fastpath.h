@@ -10,6 +10,7 @@
 
 void *hm_malloc_large(size_t size);
 void hm_free_other(void *p, uintptr_t entry);
+void hm_realloc_free(void *p);   /* the shim's realloc(p, 0): checks p as realloc does, frees it */
 
 HM_INLINE void *hm_malloc_fast(size_t size) {
   if (hm_unlikely(size > HM_SMALL_MAX)) return hm_malloc_large(size);

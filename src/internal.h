@@ -110,16 +110,19 @@ typedef struct hm_heap {
 /* A large allocation: its own mapping, 2 MiB-aligned, a guard page after it. */
 typedef struct hm_large {
   uintptr_t base;                 /* mapping start == user pointer */
-  size_t map_size;                /* bytes mapped, guard page included */
-  size_t usable;                  /* bytes the user may use: map_size - page */
+  size_t map_size;                /* bytes mapped: usable + a guard page, or usable alone */
+  size_t usable;                  /* bytes the user may use: a page multiple */
   size_t requested;               /* bytes asked for */
+  size_t align;                   /* alignment asked for, at least a page: base % align == 0 */
   uint32_t magic;                 /* HM_LARGE_MAGIC while live */
   struct hm_large *next, *prev;   /* live list (large lock) */
 } hm_large;
 #define HM_LARGE_MAGIC 0x4c617267u
 
 /* ---- os.c: the only file making memory system calls ------------------------------------------- */
-void *hm_os_map_aligned(size_t size, size_t align);   /* NULL on failure */
+void *hm_os_map_aligned(size_t size, size_t align);   /* charged; NULL on failure */
+void *hm_os_reserve_aligned(size_t size, size_t align);   /* PROT_NONE, not charged */
+uint64_t hm_os_max_map_count(uint64_t fallback);          /* vm.max_map_count */
 void hm_os_unmap(void *p, size_t size);
 void *hm_os_map(size_t size);
 int hm_os_protect_none(void *p, size_t size);
@@ -271,8 +274,12 @@ bool hm_strict_size_ok(const void *p, const hm_slab *s, size_t size, size_t alig
  * to the large tier (guard page, PROT_NONE after free) and a large block keeps no growth room
  * (slack past the request that no check covers); the medium tier serves the off and fast levels. */
 #define HM_MIT_STRICT (HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_REUSE_CHECK | HM_MIT_QUARANTINE)
+bool hm_large_crowded(void);   /* large.c: its mappings have reached the mapping budget */
+/* The medium tier serves 32 KiB < size <= 512 KiB at the off and fast levels, and at the strict
+ * ones too once the large tier is at its mapping budget (each large block is a mapping). */
 HM_INLINE bool hm_mid_serves(size_t size) {
-  return size > HM_SMALL_MAX && size <= HM_MID_MAX && !(hm_mit & HM_MIT_STRICT);
+  return size > HM_SMALL_MAX && size <= HM_MID_MAX &&
+         (!(hm_mit & HM_MIT_STRICT) || hm_large_crowded());
 }
 void *hm_mid_alloc(size_t size);                /* NULL with errno ENOMEM */
 void hm_mid_free(void *p, hm_superslab *ss);    /* aborts on a double or invalid free */

@@ -8,7 +8,13 @@
  * costs one mprotect instead of mapping, trimming, guarding and registering. A cached mapping stays
  * registered to its descriptor (magic HM_LARGE_CACHED), so a second free of it is a "double
  * free"; hak_trim and malloc_trim unmap the cache.
+ * Mapping budget: each block costs the process two mappings (VMAs; one without its guard page)
+ * out of vm.max_map_count. While the large tier's own mappings are under a quarter of it
+ * (budget, read once), new blocks get a guard page; past it they get none, and the strict levels
+ * serve medium sizes from the medium tier (hm_mid_serves), so a program with many live blocks
+ * degrades instead of failing (or leaking mappings munmap could no longer split).
  * Invariants (large_lock): live == len(live list), live_bytes == sum of their usable;
+ * vmas == sum over live and cached blocks of (map_size > usable ? 2 : 1);
  * cached == len(cache list) <= 64, cached_bytes == sum of their usable <= 64 MiB; every chunk of
  * a live or cached mapping is registered to its descriptor; the user pointer is the mapping start.
  */
@@ -32,6 +38,28 @@ static unsigned freed_pos;
 
 #define PAGE_ROUND(x) (((x) + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1))
 
+/* ---- the mapping budget ---- */
+static _Atomic uint64_t vmas;         /* mappings of live and cached blocks */
+static _Atomic uint64_t vma_budget;   /* max_map_count / 4; 0 until the first block */
+static _Atomic uint64_t unguarded_n;  /* blocks mapped without a guard page, ever */
+#define MAP_COUNT_DEFAULT 65530u      /* the kernel's default vm.max_map_count */
+
+static uint64_t budget(void) {
+  uint64_t b = atomic_load_explicit(&vma_budget, memory_order_relaxed);
+  if (b == 0) {   /* racing first readers read the same file */
+    b = hm_os_max_map_count(MAP_COUNT_DEFAULT) / 4;
+    if (b < 64) b = 64;
+    atomic_store_explicit(&vma_budget, b, memory_order_relaxed);
+  }
+  return b;
+}
+
+bool hm_large_crowded(void) {
+  return atomic_load_explicit(&vmas, memory_order_relaxed) >= budget();
+}
+
+static unsigned vmas_of(const hm_large *l) { return l->map_size > l->usable ? 2u : 1u; }
+
 void hm_large_lock(void) { pthread_mutex_lock(&large_lock); }
 void hm_large_unlock(void) { pthread_mutex_unlock(&large_lock); }
 
@@ -53,6 +81,7 @@ static bool live_link(hm_large *l) {
   pthread_mutex_lock(&large_lock);
   bool ok = hm_registry_set(HM_UNHIDE(l->base), l->map_size, (uintptr_t)l);
   if (ok) live_push(l);
+  if (ok) atomic_fetch_add_explicit(&vmas, vmas_of(l), memory_order_relaxed);
   pthread_mutex_unlock(&large_lock);
   return ok;
 }
@@ -65,8 +94,10 @@ static void live_remove(hm_large *l) {
   live_bytes -= l->usable;
 }
 
-/* large_lock held: the mapping leaves the registry; its base is remembered as freed. */
+/* large_lock held: the mapping leaves the registry (and the mapping count, as it is about to be
+ * unmapped); its base is remembered as freed. */
 static void forget(hm_large *l) {
+  atomic_fetch_sub_explicit(&vmas, vmas_of(l), memory_order_relaxed);
   hm_registry_clear(HM_UNHIDE(l->base), l->map_size);
   freed_ring[freed_pos++ % FREED_RING] = HM_UNHIDE(l->base);
 }
@@ -140,13 +171,15 @@ bool hm_large_recently_freed(const void *p) {
   return hit;
 }
 
-/* A usable range of `usable` bytes at a multiple of `align` (>= 2 MiB) with a guard page after. */
-static void *map_with_guard(size_t usable, size_t align) {
-  size_t map_size = usable + HM_PAGE_SIZE;
-  if (map_size < usable) return NULL;
-  char *p = hm_os_map_aligned(map_size, align);
+/* A usable range of `usable` bytes at a multiple of `align` (>= 2 MiB), with a guard page after
+ * it while the budget allows; *map_size says which (live_link counts it in vmas). */
+static void *map_with_guard(size_t usable, size_t align, size_t *map_size) {
+  bool guard = !hm_large_crowded();
+  *map_size = usable + (guard ? HM_PAGE_SIZE : 0);
+  char *p = hm_os_map_aligned(*map_size, align);
   if (p == NULL) return NULL;
-  hm_os_protect_none(p + usable, HM_PAGE_SIZE);
+  if (guard) hm_os_protect_none(p + usable, HM_PAGE_SIZE);
+  else atomic_fetch_add_explicit(&unguarded_n, 1, memory_order_relaxed);
   return p;
 }
 
@@ -157,6 +190,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     return NULL;
   }
   size_t usable = PAGE_ROUND(size ? size : 1);
+  size_t asked = align > HM_PAGE_SIZE ? align : HM_PAGE_SIZE;   /* free_aligned_sized checks it */
   if (align < HM_SS_SIZE) align = HM_SS_SIZE;
   if (align == HM_SS_SIZE) {   /* cache_n is read under the lock: no unlocked shortcut */
     pthread_mutex_lock(&large_lock);
@@ -164,6 +198,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     if (c != NULL) {
       c->magic = HM_LARGE_MAGIC;
       c->requested = size;
+      c->align = asked;
       live_push(c);
     }
     pthread_mutex_unlock(&large_lock);
@@ -177,12 +212,14 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     }
   }
   hm_large *l = hm_meta_large_alloc();
-  char *p = l ? map_with_guard(usable, align) : NULL;
+  size_t map_size = 0;
+  char *p = l ? map_with_guard(usable, align, &map_size) : NULL;
   if (p == NULL) goto fail;
   l->base = HM_HIDE((uintptr_t)p);
   l->usable = usable;
-  l->map_size = usable + HM_PAGE_SIZE;
+  l->map_size = map_size;
   l->requested = size;
+  l->align = asked;
   l->magic = HM_LARGE_MAGIC;
   if (!live_link(l)) {
     hm_os_unmap(p, l->map_size);
@@ -231,10 +268,12 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   if (size > PTRDIFF_MAX - HM_SS_SIZE) return NULL;
   size_t grown = PAGE_ROUND(l->usable + l->usable / 2);   /* room for the next growths */
   if (usable < grown && grown <= PTRDIFF_MAX - HM_SS_SIZE) usable = grown;
-  size_t map_size = usable + HM_PAGE_SIZE;
-  char *target = hm_os_map_aligned(map_size, HM_SS_SIZE);
+  bool guard = !hm_large_crowded();
+  size_t map_size = usable + (guard ? HM_PAGE_SIZE : 0);
+  char *target = hm_os_reserve_aligned(map_size, HM_SS_SIZE);   /* mremap charges the growth */
   if (target == NULL) return NULL;
   size_t old_usable = l->usable, old_map = l->map_size;
+  unsigned old_vmas = vmas_of(l);
   uintptr_t old_base = HM_UNHIDE(l->base);
   /* Under large_lock, so registry and descriptor change together: register the new range, and
    * unregister the old chunks while they are still ours (once mremap has moved the pages the old
@@ -256,14 +295,18 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
     l->base = HM_HIDE((uintptr_t)target);
     l->usable = usable;
     l->map_size = map_size;
+    l->align = HM_PAGE_SIZE;   /* a realloc'd block has malloc's alignment only */
+    atomic_fetch_add_explicit(&vmas, vmas_of(l), memory_order_relaxed);
+    atomic_fetch_sub_explicit(&vmas, old_vmas, memory_order_relaxed);
   }
   pthread_mutex_unlock(&large_lock);
   if (!ok) {
     hm_os_unmap(target, map_size);
     return NULL;
   }
-  hm_os_protect_none(target + usable, HM_PAGE_SIZE);
-  hm_os_unmap((void *)(old_base + old_usable), HM_PAGE_SIZE);   /* the old guard page */
+  if (guard) hm_os_protect_none(target + usable, HM_PAGE_SIZE);   /* (reserved: already none) */
+  else atomic_fetch_add_explicit(&unguarded_n, 1, memory_order_relaxed);
+  if (old_map > old_usable) hm_os_unmap((void *)(old_base + old_usable), HM_PAGE_SIZE);  /* guard */
   hm_san_moved((void *)old_base, old_usable, target, l->requested, size, usable);
   pthread_mutex_lock(&large_lock);
   l->requested = size;
@@ -278,6 +321,9 @@ void hm_large_stats(hak_stats_t *st) {
   st->large_cached = cache_n;
   st->large_cached_bytes = cache_bytes;
   pthread_mutex_unlock(&large_lock);
+  st->large_mappings = atomic_load_explicit(&vmas, memory_order_relaxed);
+  st->large_map_budget = atomic_load_explicit(&vma_budget, memory_order_relaxed);
+  st->large_unguarded = atomic_load_explicit(&unguarded_n, memory_order_relaxed);
 }
 
 /* Registered 2 MiB chunks that belong to large allocations. */
@@ -293,13 +339,15 @@ size_t hm_large_chunks(void) {
 bool hm_large_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   bool ok = true;
-  uint64_t n = 0, bytes = 0;
+  uint64_t n = 0, bytes = 0, maps = 0;
   pthread_mutex_lock(&large_lock);
   for (hm_large *l = live_head; l != NULL && ok; l = l->next) {
     n++;
     bytes += l->usable;
+    maps += vmas_of(l);
     if (l->magic != HM_LARGE_MAGIC || HM_UNHIDE(l->base) % HM_SS_SIZE != 0 ||
-        l->map_size != l->usable + HM_PAGE_SIZE || l->requested > l->usable) {
+        (l->map_size != l->usable + HM_PAGE_SIZE && l->map_size != l->usable) ||
+        l->requested > l->usable || HM_UNHIDE(l->base) % l->align != 0) {
       *why = "large: descriptor fields";
       ok = false;
     }
@@ -317,6 +365,7 @@ bool hm_large_is_valid(const char **why) {
   for (hm_large *l = cache_head; l != NULL && ok; l = l->next) {
     n++;
     bytes += l->usable;
+    maps += vmas_of(l);
     if (l->magic != HM_LARGE_CACHED || hm_registry_lookup((void *)HM_UNHIDE(l->base)) != (uintptr_t)l ||
         (l->next == NULL) != (l == cache_tail)) {
       *why = "large: cached mapping not cached, or not registered";
@@ -325,6 +374,10 @@ bool hm_large_is_valid(const char **why) {
   }
   if (ok && (n != cache_n || bytes != cache_bytes || n > CACHE_MAX || bytes > CACHE_BYTES)) {
     *why = "large: cache count or bytes disagree with the list or the limits";
+    ok = false;
+  }
+  if (ok && maps != atomic_load_explicit(&vmas, memory_order_relaxed)) {
+    *why = "large: mapping count disagrees with the live and cached blocks";
     ok = false;
   }
   pthread_mutex_unlock(&large_lock);

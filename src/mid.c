@@ -10,7 +10,8 @@
  * that each class keeps its last one, so a lone block allocated and freed in a loop does not
  * move a SuperSlab between the two every time; hak_trim and malloc_trim give those back too.
  * The strict levels send these sizes to the large tier instead (hm_mid_serves): there a block
- * ends at a guard page and is PROT_NONE once freed.
+ * ends at a guard page and is PROT_NONE once freed; only once the large tier's mappings reach
+ * their budget (hm_large_crowded) do they come here again.
  * Invariants (mid_lock): per class, the list holds every SuperSlab of the class, those with a
  * free block first, linked through the pool's next / prev (free while the pool counts the
  * SuperSlab full); no bit of mid_free at or above mid_count; a listed SuperSlab is empty only if

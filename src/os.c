@@ -1,8 +1,16 @@
 /* os.c — the only file that makes memory system calls. Every call is counted (hm_os_count) so
- * the statistics and tests can see how often the allocator goes to the kernel. */
+ * the statistics and tests can see how often the allocator goes to the kernel.
+ * Memory that will hold user data (SuperSlabs, large blocks: hm_os_map_aligned) is mapped
+ * without MAP_NORESERVE, so the kernel's overcommit policy refuses what it cannot back and
+ * malloc returns NULL + ENOMEM instead of a block the program dies touching. MAP_NORESERVE (and
+ * PROT_NONE, which is never charged) is kept for pure reservations: the alignment over-reserve,
+ * mremap targets (hm_os_reserve_aligned; mremap charges the growth itself) and the sparse tables
+ * of hm_os_map (registry, metadata). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include "internal.h"
 
 hm_os_counters hm_os_count;
@@ -13,15 +21,18 @@ hm_os_counters hm_os_count;
  * hands back an aligned range and no trimming is needed. */
 static _Atomic uintptr_t next_hint;
 
-static void *map_raw(void *hint, size_t size) {
+#define MAP_CHARGED (MAP_PRIVATE | MAP_ANONYMOUS)
+#define MAP_RESERVE (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+#define PROT_RW (PROT_READ | PROT_WRITE)
+
+static void *map_raw(void *hint, size_t size, int prot, int flags) {
   COUNT(mmap);
-  void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+  void *p = mmap(hint, size, prot, flags, -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
 void *hm_os_map(size_t size) {
-  return map_raw(NULL, size);
+  return map_raw(NULL, size, PROT_RW, MAP_RESERVE);
 }
 
 void hm_os_unmap(void *p, size_t size) {
@@ -30,12 +41,15 @@ void hm_os_unmap(void *p, size_t size) {
   munmap(p, size);
 }
 
-/* `size` bytes at an address that is a multiple of `align` (a power of two >= the page size). */
-void *hm_os_map_aligned(size_t size, size_t align) {
+/* `size` bytes at an address that is a multiple of `align` (a power of two >= the page size),
+ * `prot` / `flags` as for mmap. The over-reserve that is trimmed for the alignment is a
+ * PROT_NONE, MAP_NORESERVE reservation, so only `size` bytes are ever charged; the aligned part
+ * is then mapped over it (MAP_FIXED) with the caller's flags, which the kernel may refuse. */
+static void *map_aligned(size_t size, size_t align, int prot, int flags) {
   HAK_ASSERT((align & (align - 1)) == 0 && align >= HM_PAGE_SIZE && size % HM_PAGE_SIZE == 0);
   uintptr_t hint = atomic_load_explicit(&next_hint, memory_order_relaxed);
   if (hint != 0 && hint % align == 0) {
-    void *p = map_raw((void *)hint, size);
+    void *p = map_raw((void *)hint, size, prot, flags);
     if (p != NULL && (uintptr_t)p % align == 0) {
       atomic_store_explicit(&next_hint, (uintptr_t)p + ((size + align - 1) & ~(align - 1)),
                             memory_order_relaxed);
@@ -44,9 +58,13 @@ void *hm_os_map_aligned(size_t size, size_t align) {
     hm_os_unmap(p, size);
   }
   if (size + align < size) return NULL;
-  char *raw = map_raw(NULL, size + align);
+  char *raw = map_raw(NULL, size + align, PROT_NONE, MAP_RESERVE);
   if (raw == NULL) return NULL;
   uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+  if (map_raw((void *)start, size, prot, flags | MAP_FIXED) == NULL) {
+    hm_os_unmap(raw, size + align);   /* refused: the reservation goes too */
+    return NULL;
+  }
   size_t head = start - (uintptr_t)raw;
   size_t tail = align - head;
   if (head) hm_os_unmap(raw, head);
@@ -54,6 +72,16 @@ void *hm_os_map_aligned(size_t size, size_t align) {
   atomic_store_explicit(&next_hint, start + ((size + align - 1) & ~(align - 1)),
                         memory_order_relaxed);
   return (void *)start;
+}
+
+/* Memory for user data, charged: NULL when the kernel will not back it. */
+void *hm_os_map_aligned(size_t size, size_t align) {
+  return map_aligned(size, align, PROT_RW, MAP_CHARGED);
+}
+
+/* A PROT_NONE range to mremap into (hm_os_remap_to replaces it and charges what it grows). */
+void *hm_os_reserve_aligned(size_t size, size_t align) {
+  return map_aligned(size, align, PROT_NONE, MAP_RESERVE);
 }
 
 int hm_os_protect_none(void *p, size_t size) {
@@ -78,4 +106,17 @@ void *hm_os_remap_to(void *old, size_t old_size, size_t new_size, void *target) 
 void hm_os_decommit(void *p, size_t size) {
   COUNT(madvise);
   madvise(p, size, MADV_DONTNEED);
+}
+
+/* vm.max_map_count, read with open/read (nothing allocated); `fallback` if it cannot be read. */
+uint64_t hm_os_max_map_count(uint64_t fallback) {
+  int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fallback;
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  uint64_t v = 0;
+  for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9' && v < ((uint64_t)1 << 40); i++)
+    v = v * 10 + (uint64_t)(buf[i] - '0');
+  return v != 0 ? v : fallback;
 }

@@ -9,8 +9,22 @@
 SHIM void *malloc(size_t size) { return hm_malloc_entry(size); }
 SHIM void free(void *p) { hm_free_fast(p); }
 SHIM void *calloc(size_t n, size_t size) { return hak_calloc(n, size); }
-SHIM void *realloc(void *p, size_t size) { return hak_realloc(p, size); }
-SHIM void *reallocarray(void *p, size_t n, size_t size) { return hak_reallocarray(p, n, size); }
+/* realloc(p, 0) with p != NULL frees p and returns NULL, as glibc's does, so `p = realloc(p, 0)`
+ * does not leak (hak_realloc returns a minimum-size block instead); realloc(NULL, 0) is malloc(0). */
+SHIM void *realloc(void *p, size_t size) {
+  if (p != NULL && size == 0) {
+    hm_realloc_free(p);
+    return NULL;
+  }
+  return hak_realloc(p, size);
+}
+SHIM void *reallocarray(void *p, size_t n, size_t size) {
+  if (p != NULL && (n == 0 || size == 0)) {
+    hm_realloc_free(p);
+    return NULL;
+  }
+  return hak_reallocarray(p, n, size);
+}
 SHIM int posix_memalign(void **out, size_t align, size_t size) {
   return hak_posix_memalign(out, align, size);
 }

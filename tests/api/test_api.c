@@ -213,6 +213,66 @@ static void test_enomem(void) {
   check_ok("ENOMEM cases");
 }
 
+/* Sizes that are legal but more than the machine can back: the kernel must refuse them when
+ * hakmem maps them (its heuristic overcommit refuses one mapping larger than RAM + swap), so
+ * malloc returns NULL + ENOMEM as glibc's does instead of a block the program dies touching.
+ * Asserted only where the kernel's answer is known: overcommit_memory 0 and a size above
+ * MemTotal + SwapTotal. */
+static uint64_t meminfo_kib(const char *key) {
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (f == NULL) return 0;
+  char line[128];
+  uint64_t v = 0;
+  size_t n = strlen(key);
+  while (fgets(line, sizeof line, f))
+    if (strncmp(line, key, n) == 0 && line[n] == ':') v = strtoull(line + n + 1, NULL, 10);
+  fclose(f);
+  return v;
+}
+static bool kernel_refuses(size_t n) {
+  FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+  int mode = -1;
+  if (f != NULL) {
+    if (fscanf(f, "%d", &mode) != 1) mode = -1;
+    fclose(f);
+  }
+  uint64_t backed = (meminfo_kib("MemTotal") + meminfo_kib("SwapTotal")) * 1024;
+  return mode == 0 && backed != 0 && n > backed;
+}
+
+static void test_unbackable(void) {
+  static const size_t sizes[] = {(size_t)30 << 30, (size_t)64 << 30, (size_t)1 << 40, (size_t)64 << 40};
+  char desc[128];
+  int asserted = 0;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    volatile size_t n = sizes[i];
+    if (!kernel_refuses(n)) continue;
+    asserted++;
+    snprintf(desc, sizeof desc, "malloc(%zu GiB)", n >> 30);
+    EXPECT_ENOMEM(API(malloc)(n), desc);
+    snprintf(desc, sizeof desc, "calloc(1, %zu GiB)", n >> 30);
+    EXPECT_ENOMEM(API(calloc)(1, n), desc);
+    snprintf(desc, sizeof desc, "calloc(%zu Mi, 1 KiB)", n >> 30);
+    EXPECT_ENOMEM(API(calloc)(n >> 10, 1024), desc);
+    snprintf(desc, sizeof desc, "realloc(NULL, %zu GiB)", n >> 30);
+    EXPECT_ENOMEM(API(realloc)(NULL, n), desc);
+    snprintf(desc, sizeof desc, "aligned_alloc(2 MiB, %zu GiB)", n >> 30);
+    EXPECT_ENOMEM(API(aligned_alloc)(2 << 20, n), desc);
+    static const size_t olds[] = {100, 40000, 3 << 20};
+    for (size_t j = 0; j < sizeof olds / sizeof olds[0]; j++) {
+      uint8_t *p = API(malloc)(olds[j]);
+      CHECK(p, "malloc(%zu)", olds[j]);
+      pattern_fill(p, olds[j], 0x70 + j, 0);
+      snprintf(desc, sizeof desc, "realloc(p[%zu], %zu GiB)", olds[j], n >> 30);
+      EXPECT_ENOMEM(API(realloc)(p, n), desc);
+      CHECK(pattern_find_bad(p, olds[j], 0x70 + j) == olds[j], "failed realloc changed the block");
+      API(free)(p);
+    }
+  }
+  printf("# unbackable sizes: %d of 4 asserted (overcommit heuristic, above RAM + swap)\n", asserted);
+  check_ok("unbackable sizes");
+}
+
 /* ---- aligned allocation family --------------------------------------------------------------- */
 static const size_t align_sizes[] = {0, 1, 7, 8, 15, 16, 17, 100, 1000, 4095, 4096, 4097,
                                      32767, 32768, 32769, 100000};
@@ -289,16 +349,10 @@ static void test_aligned_alloc_family(void) {
     fill_and_free(API(aligned_alloc)(a, 2 * a + 1), 2 * a + 1, a, "aligned_alloc");
     fill_and_free(API(memalign)(a, 3 * a), 3 * a, a, "memalign");
   }
-  /* memalign with a non-power-of-two alignment: glibc rounds the alignment up, hakmem may refuse
-   * with EINVAL; either way the result must not be a misaligned block. */
-  errno = 0;
+  /* memalign with a non-power-of-two alignment: like glibc, the alignment rounds up */
   void *m = API(memalign)(24, 100);
-  if (m) {
-    CHECK(((uintptr_t)m & 31) == 0, "memalign(24, 100) = %p: neither refused nor 32-byte aligned", m);
-    API(free)(m);
-  } else {
-    CHECK(errno == EINVAL, "memalign(24, 100) = NULL with errno %d, expected EINVAL", errno);
-  }
+  CHECK(m != NULL && ((uintptr_t)m & 31) == 0, "memalign(24, 100) = %p: not 32-byte aligned", m);
+  API(free)(m);
 
   size_t page = PAGE;
   static const size_t vsizes[] = {0, 1, 100, 4095, 4096, 4097, 10000, 20000, 32768, 40000, 1 << 20};
@@ -325,6 +379,110 @@ static void test_aligned_alloc_family(void) {
   check_ok("aligned_alloc / memalign / valloc / pvalloc");
 }
 
+/* Every errno of the aligned family, as glibc documents it (manual "Aligned Memory Blocks",
+ * malloc.c 2.36 _mid_memalign; aligned_alloc as in 2.38, which checks the alignment): an invalid
+ * alignment is EINVAL, an impossible size or alignment ENOMEM. memalign takes any alignment up to
+ * 2^63 (a non-power rounds up) and only one above 2^63 is invalid; aligned_alloc wants a power of
+ * two; posix_memalign a power of two >= sizeof(void *), and returns the error. A power-of-two
+ * alignment that cannot be served (2^35 and up on a small machine) is ENOMEM, never EINVAL. */
+static const char *errno_name(int e) { return e == 0 ? "0" : e == ENOMEM ? "ENOMEM" : e == EINVAL ? "EINVAL" : "?"; }
+
+/* `p` / `e` came from an aligned allocation that is valid: a block aligned to `a`, or NULL + ENOMEM
+ * (only allowed when `may_fail`). */
+static void check_aligned_result(void *p, int e, size_t a, bool may_fail, const char *what) {
+  if (p == NULL) {
+    CHECK(may_fail && e == ENOMEM, "%s: NULL with errno %s, expected %s", what, errno_name(e),
+          may_fail ? "ENOMEM or a block" : "a block");
+    return;
+  }
+  CHECK(((uintptr_t)p & (a - 1)) == 0, "%s = %p is not %zu-aligned", what, p, a);
+  API(free)(p);
+}
+
+static void test_aligned_errno(void) {
+  volatile size_t huge = SIZE_MAX, one = 1;
+  char what[96];
+  for (unsigned k = 0; k < 64; k++) {
+    size_t a = (size_t)1 << k;
+    bool may_fail = k > 21;   /* up to 2 MiB every machine serves it */
+    errno = 0;
+    void *p = API(memalign)(a, huge);
+    int e = errno;
+    CHECK(p == NULL && e == ENOMEM, "memalign(2^%u, SIZE_MAX) = %p errno %s, expected NULL ENOMEM",
+          k, p, errno_name(e));
+    errno = 0;
+    p = API(aligned_alloc)(a, huge);
+    e = errno;
+    CHECK(p == NULL && e == ENOMEM, "aligned_alloc(2^%u, SIZE_MAX) = %p errno %s, expected NULL ENOMEM",
+          k, p, errno_name(e));
+    void *out = (void *)0x4560;
+    int rc = API(posix_memalign)(&out, a, huge);
+    int want = a < sizeof(void *) ? EINVAL : ENOMEM;
+    CHECK(rc == want && out == (void *)0x4560, "posix_memalign(2^%u, SIZE_MAX) = %s, out %p; expected %s",
+          k, errno_name(rc), out, errno_name(want));
+
+    errno = 0;
+    p = API(memalign)(a, one);
+    snprintf(what, sizeof what, "memalign(2^%u, 1)", k);
+    check_aligned_result(p, errno, a, may_fail, what);
+    errno = 0;
+    p = API(aligned_alloc)(a, one);
+    snprintf(what, sizeof what, "aligned_alloc(2^%u, 1)", k);
+    check_aligned_result(p, errno, a, may_fail, what);
+    out = NULL;
+    rc = API(posix_memalign)(&out, a, one);
+    if (a < sizeof(void *)) {
+      CHECK(rc == EINVAL && out == NULL, "posix_memalign(2^%u, 1) = %s, expected EINVAL", k, errno_name(rc));
+    } else {
+      snprintf(what, sizeof what, "posix_memalign(2^%u, 1)", k);
+      check_aligned_result(rc == 0 ? out : NULL, rc, a, may_fail, what);
+    }
+  }
+  static const size_t odd[] = {0, 3, 24, 48, 100, 4097, (size_t)3 << 40, ((size_t)1 << 63) + 1, SIZE_MAX};
+  for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+    size_t a = odd[i];
+    bool invalid = a > ((size_t)1 << 63);                          /* memalign: EINVAL */
+    size_t up = a <= 1 ? 1 : invalid ? 0 : (size_t)1 << (64 - __builtin_clzll(a - 1));
+    errno = 0;
+    void *p = API(memalign)(a, huge);
+    int e = errno;
+    int want = invalid ? EINVAL : ENOMEM;
+    CHECK(p == NULL && e == want, "memalign(%#zx, SIZE_MAX) = %p errno %s, expected NULL %s", a, p,
+          errno_name(e), errno_name(want));
+    errno = 0;
+    p = API(memalign)(a, one);
+    e = errno;
+    if (invalid) {
+      CHECK(p == NULL && e == EINVAL, "memalign(%#zx, 1) = %p errno %s, expected NULL EINVAL", a, p,
+            errno_name(e));
+    } else {
+      snprintf(what, sizeof what, "memalign(%#zx, 1) (alignment rounded up to %#zx)", a, up);
+      check_aligned_result(p, e, up, up > ((size_t)1 << 21), what);
+    }
+    errno = 0;
+    p = API(aligned_alloc)(a, one);
+    e = errno;
+    CHECK(p == NULL && e == EINVAL, "aligned_alloc(%#zx, 1) = %p errno %s, expected NULL EINVAL", a, p,
+          errno_name(e));
+    errno = 0;
+    p = API(aligned_alloc)(a, huge);
+    e = errno;
+    CHECK(p == NULL && e == EINVAL, "aligned_alloc(%#zx, SIZE_MAX) = %p errno %s, expected NULL EINVAL",
+          a, p, errno_name(e));
+    void *out = (void *)0x4560;
+    int rc = API(posix_memalign)(&out, a, one);
+    CHECK(rc == EINVAL && out == (void *)0x4560, "posix_memalign(%#zx, 1) = %s, expected EINVAL", a,
+          errno_name(rc));
+  }
+  errno = 0;
+  void *p = API(valloc)(huge);
+  CHECK(p == NULL && errno == ENOMEM, "valloc(SIZE_MAX) = %p errno %s", p, errno_name(errno));
+  errno = 0;
+  p = API(pvalloc)(huge);
+  CHECK(p == NULL && errno == ENOMEM, "pvalloc(SIZE_MAX) = %p errno %s", p, errno_name(errno));
+  check_ok("aligned errno");
+}
+
 /* ---- realloc ------------------------------------------------------------------------------- */
 /* Walks one block through `chain` sizes; contents up to min(old, new) survive every step. */
 static void realloc_chain(const size_t *chain, size_t len, uint64_t tag) {
@@ -334,6 +492,14 @@ static void realloc_chain(const size_t *chain, size_t len, uint64_t tag) {
   pattern_fill(p, n, tag, 0);
   for (size_t i = 1; i < len; i++) {
     size_t m = chain[i];
+#ifdef API_LIBC
+    if (m == 0) {   /* glibc's realloc(p, 0) frees p and returns NULL; go on from malloc(0) */
+      CHECK(API(realloc)(p, 0) == NULL, "realloc(p[%zu], 0) did not return NULL", n);
+      p = API(malloc)(0);
+      n = 0;
+      continue;
+    }
+#endif
     uint8_t *q = API(realloc)(p, m);
     check_aligned_block(q, m, "realloc");
     size_t keep = n < m ? n : m;
@@ -383,23 +549,40 @@ static void test_realloc(void) {
     realloc_chain(chain, 24, 0x1000 + (uint64_t)c);
   }
 
-  /* realloc(p, 0): hakmem treats it as free(p) + malloc(0) and returns a valid, freeable block */
+  /* realloc(p, 0): the libc name does what glibc does, frees p and returns NULL (so
+   * `p = realloc(p, 0);` does not leak); hak_realloc returns a minimum-size block, like
+   * free(p) + malloc(0). realloc(NULL, 0) is malloc(0) in both: a unique block. Same for
+   * reallocarray(p, 0, n). */
   static const size_t zsizes[] = {1, 100, 40000, 1 << 20};
-  for (size_t i = 0; i < sizeof zsizes / sizeof zsizes[0]; i++) {
+  for (size_t i = 0; i < 2 * sizeof zsizes / sizeof zsizes[0]; i++) {
+    size_t n = zsizes[i / 2];
     hak_stats_t s0 = stats_now();
-    void *p = API(malloc)(zsizes[i]);
-    CHECK(p, "malloc(%zu)", zsizes[i]);
-    void *q = API(realloc)(p, 0);
-    CHECK(q != NULL, "realloc(p[%zu], 0) returned NULL; hakmem returns a minimum-size block", zsizes[i]);
-    CHECK(((uintptr_t)q & 7) == 0, "realloc(p, 0) = %p not 8-byte aligned", q);
+    void *p = API(malloc)(n);
+    CHECK(p, "malloc(%zu)", n);
+    errno = 0;
+    void *q = i % 2 ? API(reallocarray)(p, 0, 8) : API(realloc)(p, 0);
+    const char *how = i % 2 ? "reallocarray(p, 0, 8)" : "realloc(p, 0)";
+#ifdef API_LIBC
+    CHECK(q == NULL && errno == 0, "%s [p of %zu bytes] = %p errno %d; glibc frees p and returns NULL",
+          how, n, q, errno);
+#else
+    CHECK(q != NULL, "%s [p of %zu bytes] returned NULL; hak_realloc returns a minimum-size block",
+          how, n);
+    CHECK(((uintptr_t)q & 7) == 0, "%s = %p not 8-byte aligned", how, q);
     API(free)(q);
+#endif
     hak_stats_t s1 = stats_now();
     CHECK(s1.small_live_blocks == s0.small_live_blocks && s1.large_live == s0.large_live &&
           s1.mid_live == s0.mid_live,
-          "realloc(p[%zu], 0) + free leaked: small %" PRIu64 " -> %" PRIu64 ", large %" PRIu64
-          " -> %" PRIu64 ", medium %" PRIu64 " -> %" PRIu64, zsizes[i], s0.small_live_blocks,
+          "%s [p of %zu bytes] leaked: small %" PRIu64 " -> %" PRIu64 ", large %" PRIu64
+          " -> %" PRIu64 ", medium %" PRIu64 " -> %" PRIu64, how, n, s0.small_live_blocks,
           s1.small_live_blocks, s0.large_live, s1.large_live, s0.mid_live, s1.mid_live);
   }
+  void *z1 = API(realloc)(NULL, 0), *z2 = API(realloc)(NULL, 0);
+  CHECK(z1 != NULL && z2 != NULL && z1 != z2, "realloc(NULL, 0) twice = %p, %p; expected two blocks",
+        z1, z2);
+  API(free)(z1);
+  API(free)(z2);
 
   /* reallocarray */
   uint32_t *a = API(reallocarray)(NULL, 10, sizeof(uint32_t));
@@ -1061,8 +1244,10 @@ int main(void) {
       {"library is hakmem", test_face_is_hakmem},
       {"alignment sweep", test_alignment_sweep},
       {"ENOMEM for impossible sizes", test_enomem},
+      {"ENOMEM for sizes the machine cannot back", test_unbackable},
       {"posix_memalign", test_posix_memalign},
       {"aligned_alloc / memalign / valloc / pvalloc", test_aligned_alloc_family},
+      {"errno of the aligned family", test_aligned_errno},
       {"realloc", test_realloc},
       {"medium tier (32 KiB < size <= 512 KiB)", test_medium},
       {"calloc zeroes reused memory", test_calloc},

@@ -25,7 +25,7 @@ void free_aligned_sized(void *ptr, size_t alignment, size_t size) __attribute__(
 #define DETECT_SS ((uintptr_t)2 << 20)     /* hakmem SuperSlab: 32 slabs, 2 MiB aligned */
 /* Tiers at the off and fast levels: small <= 32 KiB < medium <= 512 KiB < large (own mapping,
  * guard page, PROT_NONE once freed). At strict and paranoid there is no medium tier: every size
- * over 32 KiB is large. The *_large programs use sizes over DETECT_MID_MAX, the *_mid ones sizes
+ * over 32 KiB is large (until the large tier's mapping budget is reached, which no case does). The *_large programs use sizes over DETECT_MID_MAX, the *_mid ones sizes
  * in between. */
 #define DETECT_SMALL_MAX ((size_t)32 << 10)
 #define DETECT_MID_MAX ((size_t)512 << 10)
