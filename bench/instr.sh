@@ -1,10 +1,12 @@
 #!/bin/sh
 # make bench-instr: allocator instructions per malloc/free call, counted by callgrind, for glibc,
-# jemalloc, mimalloc, tcmalloc (Debian's packages, LD_PRELOAD), hakmem and hakmem at the strictest
-# hardening level, on `bench_random_mixed 100000 256 42`; then where hakmem's instructions go.
+# jemalloc, mimalloc, tcmalloc, scudo (Debian's packages, LD_PRELOAD) and hakmem at every hardening
+# level (hakmem = fast, the default; hakmem-off, hakmem-strict, hakmem-paranoid = HAKMEM_HARDEN=
+# off/strict/paranoid), on `bench_random_mixed 100000 256 42`; then where hakmem's instructions go.
 #   usage: bench/instr.sh [BUILD_DIR]        (default build/release; builds what it needs)
 #   env:   ARGS (default "100000 256 42"), ALLOCATORS (names to run, default all found),
-#          LIBDIR (peer libraries, default /usr/lib/x86_64-linux-gnu), KEEP=1 keeps callgrind files
+#          LIBDIR (peer libraries, default /usr/lib/x86_64-linux-gnu), KEEP=1 keeps callgrind files,
+#          SCUDO (Scudo's library; default as in bench/run_all.sh)
 # Writes bench/INSTR.md, updates its section in bench/RESULTS.md if that exists, prints the table.
 #
 # Method. callgrind records every call arc with the inclusive cost of the calls made through it.
@@ -34,19 +36,27 @@ fi
 cmake --build "$BUILD" --target hakmem bench_random_mixed >/dev/null
 BENCH=$BUILD/bench/bench_random_mixed
 LIB=$BUILD/libhakmem.so
+if [ -z "${SCUDO:-}" ]; then   # the newest LLVM's standalone Scudo (Debian package libclang-rt-NN-dev)
+  SCUDO=$(for f in /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.scudo_standalone-x86_64.so; do
+    [ -f "$f" ] && printf '%s\n' "$f"; done | sort -V | tail -1)
+  SCUDO=${SCUDO:-/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.scudo_standalone-x86_64.so}
+fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-instr.XXXXXX")
 [ "${KEEP:-0}" = 1 ] && echo "instr.sh: callgrind files kept in $TMP" >&2 || trap 'rm -rf "$TMP"' EXIT INT TERM
 unset LD_PRELOAD HAKMEM_PREWARM_SUPERSLABS HAKMEM_SUPERSLAB_MAX_CACHED HAKMEM_SUPERSLAB_MAX_MEMORY_MB \
-      HAKMEM_SUPERSLAB_TTL_SEC HAKMEM_HARDEN 2>/dev/null || true
+      HAKMEM_SUPERSLAB_TTL_SEC HAKMEM_HARDEN SCUDO_OPTIONS 2>/dev/null || true
 
 # name|library to preload (empty: glibc)|extra environment
 ALL="glibc||
 jemalloc|$LIBDIR/libjemalloc.so.2|
 mimalloc|$LIBDIR/libmimalloc.so.2|
 tcmalloc|$LIBDIR/libtcmalloc_minimal.so.4|
+scudo|$SCUDO|
 hakmem|$LIB|
-hakmem-strict|$LIB|HAKMEM_HARDEN=paranoid"
+hakmem-off|$LIB|HAKMEM_HARDEN=off
+hakmem-strict|$LIB|HAKMEM_HARDEN=strict
+hakmem-paranoid|$LIB|HAKMEM_HARDEN=paranoid"
 
 # sum calls and inclusive Ir of the arcs into malloc and free in one callgrind output file
 arcs() {
@@ -107,7 +117,10 @@ printf '%s\n' "$ALL" | while IFS='|' read -r name lib envs; do
   fi
   cg=$TMP/cg.$name
   if ! run_cg "$name" "$lib" "$envs" "$ARGS" "$cg" || ! run_cg "$name" "$lib" "$envs" "$ARGS2" "$cg.2"; then
-    printf '| %s | failed | | | | | | |\n' "$name" >>"$TMP/table"
+    # the allocator's own message, e.g. Scudo (LLVM 14) under valgrind: "Scudo ERROR: internal map
+    # or unmap failure" (valgrind refuses its large address-space reservation)
+    why=$(cat "$cg.err" "$cg.2.err" 2>/dev/null | grep -v '^==' | grep -i -m1 'error' | tr -d '|`' | cut -c1-80 || true)
+    printf '| %s | failed%s | | | | | | |\n' "$name" "${why:+: $why}" >>"$TMP/table"
     continue
   fi
   total=$(sed -n 's/^==[0-9]*== Collected : //p' "$cg.err")

@@ -2,14 +2,19 @@
 # make bench: every benchmark under every allocator, side by side.
 #   usage: bench/run_all.sh [BUILD_DIR]          (default build/release; builds what it needs)
 #   env:   REPS        interleaved repetitions per (bench, allocator), default 5; the tables show medians
-#          BENCHES     names to run (default: random_mixed larson prodcons size_sweep churn frag)
-#          ALLOCATORS  names to run (default: glibc jemalloc mimalloc tcmalloc hakmem hakmem-strict)
+#          BENCHES     names to run (default: random_mixed larson prodcons size_sweep churn frag xfer)
+#          ALLOCATORS  names to run (default: glibc jemalloc mimalloc tcmalloc scudo hakmem hakmem-off
+#                      hakmem-strict hakmem-paranoid)
 #          PREWARM=0   skip the prewarm section;  LIBDIR peer libraries (/usr/lib/x86_64-linux-gnu)
+#          SCUDO       Scudo's library (default: the newest
+#                      /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.scudo_standalone-x86_64.so)
 #          TIMEOUT     seconds allowed per run (default 120)
 # Allocators are chosen with LD_PRELOAD: glibc (none), Debian's libjemalloc2, libmimalloc2.0,
-# libtcmalloc-minimal4, BUILD_DIR/libhakmem.so at the default hardening level, and the same with
-# HAKMEM_HARDEN=paranoid (the strictest level; a build that does not know the variable warns and
-# runs at the default level, which the report notes). A missing peer is skipped and reported.
+# libtcmalloc-minimal4, Scudo (the hardened allocator of LLVM's compiler-rt, Debian package
+# libclang-rt-14-dev), and BUILD_DIR/libhakmem.so at every hardening level: hakmem (fast, the
+# default), hakmem-off, hakmem-strict and hakmem-paranoid (HAKMEM_HARDEN=off/strict/paranoid; a
+# build that does not know the variable warns and runs at the default level, which the report
+# notes). A missing peer is skipped and reported; a run that fails is recorded as FAILED.
 # Every run goes through bench_rss (peak RSS and times of the process, like /usr/bin/time).
 # Repetitions are interleaved (rep 1 of every bench and allocator, then rep 2, ...), so slow drift
 # of the machine hits every allocator alike. Every allocator must give the same checksum per bench.
@@ -32,14 +37,26 @@ larson|2|2 10 200000 2000 10 42
 prodcons|2|3000000 42
 size_sweep|1|150 42
 churn|1|12 32 42
-frag|1|10 32 42"
+frag|1|10 32 42
+xfer|2|300 10000 2 42"
+# Scudo: the standalone (not the older sanitizer-based) runtime, newest LLVM installed
+if [ -z "${SCUDO:-}" ]; then
+  SCUDO=$(for f in /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.scudo_standalone-x86_64.so; do
+    [ -f "$f" ] && printf '%s\n' "$f"; done | sort -V | tail -1)
+  SCUDO=${SCUDO:-/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.scudo_standalone-x86_64.so}
+fi
+SCUDO_PKG=$(dpkg-query -S "$SCUDO" 2>/dev/null | head -1 | cut -d: -f1)
+SCUDO_PKG=${SCUDO_PKG:-libclang-rt-14-dev}
 # name|library to preload (empty: glibc)|extra environment|Debian package
 ALL_ALLOCS="glibc|||libc6
 jemalloc|$LIBDIR/libjemalloc.so.2||libjemalloc2
 mimalloc|$LIBDIR/libmimalloc.so.2||libmimalloc2.0
 tcmalloc|$LIBDIR/libtcmalloc_minimal.so.4||libtcmalloc-minimal4
+scudo|$SCUDO||$SCUDO_PKG
 hakmem|$BUILD/libhakmem.so||
-hakmem-strict|$BUILD/libhakmem.so|HAKMEM_HARDEN=paranoid|"
+hakmem-off|$BUILD/libhakmem.so|HAKMEM_HARDEN=off|
+hakmem-strict|$BUILD/libhakmem.so|HAKMEM_HARDEN=strict|
+hakmem-paranoid|$BUILD/libhakmem.so|HAKMEM_HARDEN=paranoid|"
 
 selected() { # list name -> true if name is in the (space-separated) selection, or no selection
   [ -z "$1" ] && return 0
@@ -61,7 +78,7 @@ RSS=$BUILD/bench/bench_rss
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hakmem-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT INT TERM
 unset LD_PRELOAD HAKMEM_PREWARM_SUPERSLABS HAKMEM_SUPERSLAB_MAX_CACHED HAKMEM_SUPERSLAB_MAX_MEMORY_MB \
-      HAKMEM_SUPERSLAB_TTL_SEC HAKMEM_HARDEN MALLOC_ARENA_MAX MIMALLOC_SECURE 2>/dev/null || true
+      HAKMEM_SUPERSLAB_TTL_SEC HAKMEM_HARDEN MALLOC_ARENA_MAX MIMALLOC_SECURE SCUDO_OPTIONS 2>/dev/null || true
 
 BENCHES=$(printf '%s\n' "$ALL_BENCHES" | while IFS='|' read -r b t a; do
   selected "${BENCHES:-}" "$b" && printf '%s|%s|%s\n' "$b" "$t" "$a"; done)
@@ -164,10 +181,12 @@ version() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
 COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo "?")
 DIRTY=$(cd "$ROOT" && git status --porcelain --untracked-files=no src include 2>/dev/null | grep -q . && echo " + uncommitted changes in src/include" || true)
 STRICT_NOTE=""
-if [ -f "$TMP/stderr" ] && grep -q '^hakmem-strict|.*HAKMEM_HARDEN' "$TMP/stderr"; then
-  STRICT_NOTE="- hakmem-strict: this build does not know \`HAKMEM_HARDEN\` ($(grep '^hakmem-strict|.*HAKMEM_HARDEN' "$TMP/stderr" | head -1 | cut -d'|' -f2-)), so it ran at the default level.
+for lvl in hakmem-off hakmem-strict hakmem-paranoid; do
+  if [ -f "$TMP/stderr" ] && grep -q "^$lvl|.*HAKMEM_HARDEN" "$TMP/stderr"; then
+    STRICT_NOTE="$STRICT_NOTE- $lvl: this build does not know \`HAKMEM_HARDEN\` ($(grep "^$lvl|.*HAKMEM_HARDEN" "$TMP/stderr" | head -1 | cut -d'|' -f2-)), so it ran at the default level.
 "
-fi
+  fi
+done
 
 tables() { # the markdown tables (also printed on stdout)
   awk -F'|' -v names="$NAMES" -v benches="$(printf '%s\n' "$BENCHES" | cut -d'|' -f1,2 | tr '\n' ' ')" '
@@ -180,6 +199,27 @@ tables() { # the markdown tables (also printed on stdout)
     function gm_add(g, x) { if (x > 0) { gsum[g] += log(x); gcnt[g]++ } }
     function gm(g) { return gcnt[g] ? sprintf("%.2f", exp(gsum[g] / gcnt[g])) : "-" }
     function fmt(x, f) { return x == "" ? "-" : sprintf(f, x) }
+    function thdr(   k, s, d) {   # header of a targets table: one column per hakmem level
+      s = "| target |"; d = "|---|"
+      for (k = 1; k <= nh; k++) { s = s " " hk[k] " |"; d = d "---|" }
+      print s; print d
+    }
+    # "RATIO met" when x = v / ref is >= lim (ge) or <= lim (!ge); FAIL or - when a side is missing
+    function cell(b, a, r, v, ref, lim, ge,   x) {
+      if (failed[b, a] || failed[b, r]) return "FAIL"
+      if (!(v > 0 && ref > 0)) return "-"
+      x = v / ref
+      return sprintf("%.2f %s", x, (ge ? x >= lim : x <= lim) ? "met" : "**missed**")
+    }
+    # throughput of a vs r on two benches, met when both ratios are >= lim
+    function cell2(b1, b2, a, r, lim,   x1, x2) {
+      if (failed[b1, a] || failed[b1, r] || failed[b2, a] || failed[b2, r]) return "FAIL"
+      x1 = (ops[b1, a] > 0 && ops[b1, r] > 0) ? ops[b1, a] / ops[b1, r] : ""
+      x2 = (ops[b2, a] > 0 && ops[b2, r] > 0) ? ops[b2, a] / ops[b2, r] : ""
+      if (x1 == "" && x2 == "") return "-"
+      return b1 " " fmt(x1, "%.2f") ", " b2 " " fmt(x2, "%.2f") \
+        (x1 == "" || x2 == "" ? "" : (x1 >= lim && x2 >= lim ? " met" : " **missed**"))
+    }
     function hdr(first,   i, s, d) {
       s = "| " first " | thr |"; d = "|---|---:|"
       for (i = 1; i <= na; i++) { s = s " " al[i] " |"; d = d "---:|" }
@@ -259,41 +299,61 @@ tables() { # the markdown tables (also printed on stdout)
       s = "| frag: peak RSS / peak live bytes | 1 |"
       for (j = 1; j <= na; j++) s = s " " fmt(median("frag" SUBSEP al[j] SUBSEP "frag"), "%.2f") " |"
       print s
+      s = "| xfer: RSS at the end, everything freed, KiB | 2 |"
+      for (j = 1; j <= na; j++) s = s " " fmt(median("xfer" SUBSEP al[j] SUBSEP "rss_end_kb"), "%d") " |"
+      print s
       bad = 0
       for (i = 1; i <= nb; i++) if (ncs[bn[i]] > 1) { bad = 1; printf "\n**checksum mismatch in %s:**", bn[i]
         for (j = 1; j <= na; j++) printf " %s=%s", al[j], cs[bn[i], al[j]]; print "" }
       if (!bad) print "\nEvery allocator produced the same checksum for each bench."
-      # targets of issue 7 for hakmem (and hakmem-strict)
-      print "\n### Targets (issue 7) for hakmem\n"
-      print "| target | hakmem | hakmem-strict |"
-      print "|---|---|---|"
-      for (i = 1; i <= nb; i++) {
-        b = bn[i]; lim = thr[b] == 1 ? 0.9 : 0.8
-        s = "| " b ": >= " lim " x mimalloc ops/s |"
-        for (k = 1; k <= 2; k++) {
-          a = k == 1 ? "hakmem" : "hakmem-strict"
-          x = (ops[b, "mimalloc"] > 0 && ops[b, a] > 0) ? ops[b, a] / ops[b, "mimalloc"] : ""
-          s = s " " (x == "" ? "-" : sprintf("%.2f %s", x, x >= lim ? "met" : "**missed**")) " |"
+      # targets of issue 7, for hakmem at each hardening level that ran
+      nh = 0; split("hakmem hakmem-off hakmem-strict hakmem-paranoid", hc, " ")
+      for (k = 1; k <= 4; k++) if (index(" " names " ", " " hc[k] " ")) hk[++nh] = hc[k]
+      if (nh) {
+        print "\n### Targets (issue 7) for hakmem\n"
+        thdr()
+        for (i = 1; i <= nb; i++) {
+          b = bn[i]; lim = thr[b] == 1 ? 0.9 : 0.8
+          s = "| " b ": >= " lim " x mimalloc ops/s |"
+          for (k = 1; k <= nh; k++) s = s " " cell(b, hk[k], "mimalloc", ops[b, hk[k]], ops[b, "mimalloc"], lim, 1) " |"
+          print s
         }
+        s = "| geometric mean >= 1.0 x mimalloc |"
+        for (k = 1; k <= nh; k++) { g = gm("mimalloc" SUBSEP hk[k] SUBSEP "all")
+          s = s " " (g == "-" ? "-" : g " " (g + 0 >= 1.0 ? "met" : "**missed**")) " |" }
         print s
+        s = "| peak RSS geometric mean <= 1.3 x glibc |"
+        for (k = 1; k <= nh; k++) { g = gm("rss" SUBSEP hk[k])
+          s = s " " (g == "-" ? "-" : g " " (g + 0 <= 1.3 ? "met" : "**missed**")) " |" }
+        print s
+        s = "| churn: RSS held after free-all <= glibc |"
+        gl = median("churn" SUBSEP "glibc" SUBSEP "held_kb_last")
+        for (k = 1; k <= nh; k++) { h = median("churn" SUBSEP hk[k] SUBSEP "held_kb_last")
+          s = s " " (h == "" || gl == "" ? "-" : sprintf("%d vs %d KiB %s", h, gl, h <= gl ? "met" : "**missed**")) " |" }
+        print s
+        s = "| frag: peak RSS / live <= 2.5 |"
+        for (k = 1; k <= nh; k++) { f = median("frag" SUBSEP hk[k] SUBSEP "frag")
+          s = s " " (f == "" ? "-" : sprintf("%.2f %s", f, f <= 2.5 ? "met" : "**missed**")) " |" }
+        print s
+        # thread churn: threads that exit while their blocks live on in other threads
+        print "\n### Targets (thread churn) for hakmem\n"
+        thdr()
+        for (i = 1; i <= 2; i++) {
+          b = i == 1 ? "xfer" : "larson"
+          s = "| " b ": peak RSS <= 1.2 x mimalloc |"
+          for (k = 1; k <= nh; k++) s = s " " cell(b, hk[k], "mimalloc", rss[b, hk[k]], rss[b, "mimalloc"], 1.2, 0) " |"
+          print s
+        }
+        s = "| xfer and larson: ops/s >= 0.9 x mimalloc |"
+        for (k = 1; k <= nh; k++) s = s " " cell2("xfer", "larson", hk[k], "mimalloc", 0.9) " |"
+        print s
+        # the strict levels against the hardened peer
+        print "\n### Targets (hardened peer): hakmem strict levels vs scudo\n"
+        print "| target | ops/s x scudo (random_mixed, larson) |"
+        print "|---|---|"
+        print "| hakmem-strict: >= 1.5 x scudo ops/s on random_mixed and larson | " cell2("random_mixed", "larson", "hakmem-strict", "scudo", 1.5) " |"
+        print "| hakmem-paranoid: >= 1.0 x scudo ops/s on random_mixed and larson | " cell2("random_mixed", "larson", "hakmem-paranoid", "scudo", 1.0) " |"
       }
-      s = "| geometric mean >= 1.0 x mimalloc |"
-      for (k = 1; k <= 2; k++) { a = k == 1 ? "hakmem" : "hakmem-strict"; g = gm("mimalloc" SUBSEP a SUBSEP "all")
-        s = s " " (g == "-" ? "-" : g " " (g + 0 >= 1.0 ? "met" : "**missed**")) " |" }
-      print s
-      s = "| peak RSS geometric mean <= 1.3 x glibc |"
-      for (k = 1; k <= 2; k++) { a = k == 1 ? "hakmem" : "hakmem-strict"; g = gm("rss" SUBSEP a)
-        s = s " " (g == "-" ? "-" : g " " (g + 0 <= 1.3 ? "met" : "**missed**")) " |" }
-      print s
-      s = "| churn: RSS held after free-all <= glibc |"
-      gl = median("churn" SUBSEP "glibc" SUBSEP "held_kb_last")
-      for (k = 1; k <= 2; k++) { a = k == 1 ? "hakmem" : "hakmem-strict"; h = median("churn" SUBSEP a SUBSEP "held_kb_last")
-        s = s " " (h == "" || gl == "" ? "-" : sprintf("%d vs %d KiB %s", h, gl, h <= gl ? "met" : "**missed**")) " |" }
-      print s
-      s = "| frag: peak RSS / live <= 2.5 |"
-      for (k = 1; k <= 2; k++) { a = k == 1 ? "hakmem" : "hakmem-strict"; f = median("frag" SUBSEP a SUBSEP "frag")
-        s = s " " (f == "" ? "-" : sprintf("%.2f %s", f, f <= 2.5 ? "met" : "**missed**")) " |" }
-      print s
       # chart data: one row per bench plus the geometric mean, one column per allocator
       for (i = 1; i <= nb; i++) {
         b = bn[i]; s = b; r = b
@@ -378,9 +438,11 @@ INSTR=""
   printf -- '- Machine: %s CPUs (nproc), %s, Linux %s, glibc %s.\n' "$(nproc)" "$CPU" "$(uname -r)" "$(version libc6)"
   printf -- '- Load average (1/5/15 min) before: %s, after: %s. Two-core machine: other work running at the\n' "$LOAD_BEFORE" "$LOAD_AFTER"
   printf '  same time makes wall-clock numbers noisy, two-thread ones most; the callgrind section is exact.\n'
-  printf -- '- hakmem %s%s (`%s`); peers: jemalloc %s, mimalloc %s, tcmalloc %s (Debian packages, LD_PRELOAD).\n' \
-    "$COMMIT" "$DIRTY" "${BUILD#"$ROOT"/}/libhakmem.so" "$(version libjemalloc2)" "$(version libmimalloc2.0)" "$(version libtcmalloc-minimal4)"
-  printf -- '- %s interleaved repetitions per bench and allocator; medians. hakmem-strict = `HAKMEM_HARDEN=paranoid`.\n' "$REPS"
+  printf -- '- hakmem %s%s (`%s`); peers: jemalloc %s, mimalloc %s, tcmalloc %s, scudo %s (`%s`, %s) (Debian packages, LD_PRELOAD).\n' \
+    "$COMMIT" "$DIRTY" "${BUILD#"$ROOT"/}/libhakmem.so" "$(version libjemalloc2)" "$(version libmimalloc2.0)" "$(version libtcmalloc-minimal4)" \
+    "$(version "$SCUDO_PKG")" "$(basename "$SCUDO")" "$SCUDO_PKG"
+  printf -- '- %s interleaved repetitions per bench and allocator; medians. hakmem = the default level (`fast`);\n' "$REPS"
+  printf '  hakmem-off, hakmem-strict, hakmem-paranoid = `HAKMEM_HARDEN=off`, `strict`, `paranoid`.\n'
   printf '%s%s' "$NOTES" "$STRICT_NOTE"
   printf '\n![throughput and peak RSS relative to glibc](results.png)\n\n'
   printf '## Workloads\n\n| bench | threads | arguments | what |\n|---|---:|---|---|\n'
@@ -392,11 +454,12 @@ INSTR=""
       size_sweep) w="bursts per power of two 8 B-64 KiB, realloc chains by small steps to 64 KiB and by doubling to 4 MiB" ;;
       churn) w="fill 32 MiB of small blocks, free all shuffled, size band shifts each round; RSS held after each free-all" ;;
       frag) w="fill to 32 MiB live, free a random half, shift band; peak RSS / peak live bytes" ;;
+      xfer) w="threads re-created every round, 8-128 B: 2/3 freed by their thread, 1/4 swapped through 1000 shared slots (freed by another thread, often after the allocating one exited)" ;;
       *) w="" ;;
     esac
     printf '| %s | %s | `%s` | %s |\n' "$b" "$t" "$a" "$w"
   done
-  printf '\nops/s counts malloc, free and realloc calls (larson: one free + one malloc per operation).\n'
+  printf '\nops/s counts malloc, free and realloc calls (larson: one free + one malloc per operation; xfer: one malloc and its free).\n'
   printf 'Peak RSS is the whole process (bench_rss, like `/usr/bin/time -f %%M`).\n\n'
   printf '## Results\n\n'
   cat "$TMP/tables"
