@@ -272,8 +272,8 @@ static bool slab_visit(hm_slab *s, hm_block *b) {
   hm_heap *expected = NULL;
   if (!atomic_compare_exchange_strong(&s->owner, &expected, HM_VISITOR)) return false;
   if (atomic_load(&s->state) != HM_SLOT_ACTIVE) {   /* a free slot: its blocks were taken */
-    HAK_ASSERT(b == NULL);
     atomic_store(&s->owner, NULL);
+    if (b != NULL) hm_fatal("invalid free", b);   /* freed while its slab went back: a double free */
     return true;
   }
   for (;;) {
