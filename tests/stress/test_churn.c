@@ -7,7 +7,8 @@
  * CHURN_WARM they may grow by at most 10 % (plus a small absolute slack for RSS noise).
  *   CHURN_ROUNDS (default 250), CHURN_WARM (default 100), CHURN_OPS per thread (default 10000);
  * deterministic: the sequences depend on the round number only. At the end every block is freed,
- * the counts must balance, and live never exceeds peak (with HAKMEM_STATS=1). */
+ * the counts must balance, and live never exceeds peak (with HAKMEM_STATS=1: then after every round,
+ * a quiescent point, live blocks and bytes equal allocations minus frees). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include "hak_test.h"
@@ -85,6 +86,15 @@ int main(void) {
     }
     hak_stats_t s = st();
     long rss = rss_kib();
+    if (s.counted_allocs != 0) {   /* HAKMEM_STATS=1: quiescent here, so the counts are exact */
+      uint64_t live = s.small_live_blocks + s.mid_live + s.large_live;
+      uint64_t bytes = s.small_live_bytes + s.mid_live_bytes + s.large_live_bytes;
+      CHECK(live == s.counted_allocs - s.counted_frees, "round %d: %lu blocks live, allocs - frees = %lu",
+            it + 1, (unsigned long)live, (unsigned long)(s.counted_allocs - s.counted_frees));
+      CHECK(bytes == s.counted_live_bytes && bytes <= s.counted_peak_bytes, "round %d: %lu bytes live, "
+            "counted %lu, peak %lu", it + 1, (unsigned long)bytes, (unsigned long)s.counted_live_bytes,
+            (unsigned long)s.counted_peak_bytes);
+    }
     if (it + 1 == warm) {
       rss_warm = rss;
       ss_warm = s.ss_mapped;
