@@ -39,7 +39,6 @@ void hm_init_slow(void) {
     tl_in_init = true;
     hm_harden_init();
     hm_san_init();
-    hm_registry_init();
     hm_config_load(environ);
     if (hm_cfg.stats) hm_mit |= HM_MIT_COUNT;
     hm_harden_set_level(hm_cfg.harden);

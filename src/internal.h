@@ -125,16 +125,20 @@ extern hm_os_counters hm_os_count;
 
 /* ---- registry.c: pointer -> owner, O(1), lock-free reads --------------------------------------- */
 #define HM_REG_SS 1u                          /* tag bit of a registry entry for an hm_superslab */
-#define HM_REG_ENTRIES ((size_t)1 << (HM_ADDR_BITS - HM_SS_SHIFT))
-extern _Atomic uintptr_t *hm_reg_table;     /* HM_REG_ENTRIES entries, committed lazily */
-extern uintptr_t hm_reg_limit;              /* 0 until the table is mapped, then HM_REG_ENTRIES */
-bool hm_registry_init(void);
+#define HM_REG_ENTRIES ((uintptr_t)1 << (HM_ADDR_BITS - HM_SS_SHIFT))  /* 2 MiB chunks covered */
+#define HM_REG_LEAF_SHIFT 9                   /* a leaf: 512 entries = 4 KiB, 1 GiB of addresses */
+#define HM_REG_LEAF ((uintptr_t)1 << HM_REG_LEAF_SHIFT)
+#define HM_REG_TOP (HM_REG_ENTRIES / HM_REG_LEAF)
+HM_STATIC_ASSERT(HM_REG_LEAF * sizeof(uintptr_t) == HM_PAGE_SIZE);
+/* leaf pointers (NULL: no chunk of that GiB registered yet); a published leaf is never freed */
+extern _Atomic(_Atomic uintptr_t *) hm_reg_top[HM_REG_TOP];
 bool hm_registry_set(uintptr_t addr, size_t size, uintptr_t entry);  /* every 2 MiB chunk */
 void hm_registry_clear(uintptr_t addr, size_t size);
 size_t hm_registry_count(void);
 bool hm_registry_is_valid(const char **why);
 void hm_registry_lock(void);
 void hm_registry_unlock(void);
+void hm_registry_atfork_reset(void);
 
 /* ---- meta.c: fixed-size metadata objects out of line from user blocks -------------------------- */
 hm_superslab *hm_meta_ss_alloc(void);
@@ -327,8 +331,10 @@ HM_INLINE unsigned hm_size_class(size_t size) {
 /* Registry lookup: the entry of the 2 MiB chunk holding `p`, or 0. */
 HM_INLINE uintptr_t hm_registry_lookup(const void *p) {
   uintptr_t i = (uintptr_t)p >> HM_SS_SHIFT;
-  if (hm_unlikely(i >= hm_reg_limit)) return 0;
-  return atomic_load_explicit(&hm_reg_table[i], memory_order_acquire);
+  if (hm_unlikely(i >= HM_REG_ENTRIES)) return 0;
+  _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[i >> HM_REG_LEAF_SHIFT], memory_order_acquire);
+  if (hm_unlikely(leaf == NULL)) return 0;
+  return atomic_load_explicit(&leaf[i & (HM_REG_LEAF - 1)], memory_order_acquire);
 }
 
 HM_INLINE hm_block *hm_decode(uintptr_t enc, const void *at) {
