@@ -1,6 +1,14 @@
 /* init.c — start-up and fork. The first malloc of the process may come from the dynamic loader,
  * a constructor or a sanitizer runtime: initialisation allocates nothing from this heap, and a
- * re-entrant call during it (same thread) proceeds with the static defaults. */
+ * re-entrant call during it (same thread) proceeds with the static defaults.
+ *
+ * Lock order, outermost first, the fork handlers' included:
+ *   libc's stdio list lock -> mid_lock -> pool_lock -> large_lock -> reg_lock -> meta (ss, heap, large)
+ * glibc's fork takes its list lock (_IO_list_lock) after the prepare handlers, and fflush(NULL)
+ * holds it while it waits for FILE locks whose owners (getline) may be allocating: so prepare
+ * takes the list lock before any of ours, as glibc's own malloc does (the lock is recursive,
+ * fork's nests in it); the parent handler releases it, the child leaves it (glibc resets it with
+ * _IO_list_resetlock before the child handlers). A libc without it builds: weak references. */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <unistd.h>
@@ -10,19 +18,28 @@ extern char **environ;
 _Atomic int hm_init_state;
 static __thread bool tl_in_init;
 
+/* glibc's, looked up weakly: NULL (and skipped) in a libc without them */
+extern void _IO_list_lock(void) __attribute__((weak));
+extern void _IO_list_unlock(void) __attribute__((weak));
+
 static void atfork_prepare(void) {
+  if (_IO_list_lock != NULL) _IO_list_lock();
   hm_mid_lock();
   hm_pool_lock();
   hm_large_lock();
   hm_registry_lock();
   hm_meta_lock_all();
 }
-static void atfork_parent(void) {
+static void unlock_all(void) {
   hm_meta_unlock_all();
   hm_registry_unlock();
   hm_large_unlock();
   hm_pool_unlock();
   hm_mid_unlock();
+}
+static void atfork_parent(void) {
+  unlock_all();
+  if (_IO_list_unlock != NULL) _IO_list_unlock();
 }
 /* The child has only the forking thread, which holds every lock: it releases them. (Other
  * threads' heaps stay owned by threads that do not exist in the child; their blocks are not
@@ -30,7 +47,7 @@ static void atfork_parent(void) {
 static void atfork_child(void) {
   hm_mid_atfork_child();
   hm_heap_atfork_child();
-  atfork_parent();
+  unlock_all();
 }
 
 void hm_init_slow(void) {
