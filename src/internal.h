@@ -147,8 +147,9 @@ hm_large *hm_meta_large_alloc(void);
 void hm_meta_large_free(hm_large *l);
 hm_heap *hm_meta_heap_alloc(void);
 void hm_meta_heap_free(hm_heap *h);
-void hm_meta_lock_all(void);
-void hm_meta_unlock_all(void);
+void hm_meta_lock_all(uint32_t skip);     /* but the pools whose HM_HOLD_META_* bit is in skip */
+void hm_meta_unlock_all(uint32_t skip);
+void hm_meta_atfork_reset(uint32_t which); /* the child: re-initialise the pools of `which` */
 
 /* ---- lists of SuperSlabs through next / prev (the owner's lock held) ---------------------------- */
 typedef struct hm_ss_list { hm_superslab *head, *tail; size_t len; } hm_ss_list;
@@ -276,8 +277,9 @@ size_t hm_mid_trim(void);                       /* give back each class's kept e
 void hm_mid_pool_stats(hak_stats_t *st);   /* hm_pool_stats + the medium counters, one snapshot */
 bool hm_mid_is_valid(const char **why);
 void hm_mid_lock(void);
-void hm_mid_atfork_child(void);     /* reseed the medium picks in the child (mid_lock held) */
+void hm_mid_atfork_child(void);     /* reseed the medium picks in the child (its only thread) */
 void hm_mid_unlock(void);
+void hm_mid_atfork_reset(void);     /* the child of a fork that took no locks: mid_lock free */
 
 /* ---- large.c ---------------------------------------------------------------------------------- */
 void *hm_large_alloc(size_t size, size_t align, bool zero);
@@ -290,6 +292,7 @@ void hm_large_stats(hak_stats_t *st);
 bool hm_large_is_valid(const char **why);
 void hm_large_lock(void);
 void hm_large_unlock(void);
+void hm_large_atfork_reset(void);   /* the child of a fork that took no locks: large_lock free */
 
 /* ---- harden.c --------------------------------------------------------------------------------- */
 extern uintptr_t hm_secret;
@@ -316,6 +319,26 @@ bool hm_config_parse_u64(const char *name, const char *value, uint64_t lo, uint6
 /* ---- init.c ----------------------------------------------------------------------------------- */
 extern _Atomic int hm_init_state;          /* 0 none, 1 running, 2 ready */
 void hm_init_slow(void);
+/* The locks the calling thread is inside, one bit each, so that a fork from a signal handler that
+ * interrupted a critical section neither takes a lock its own thread holds (self-deadlock) nor
+ * releases one it did not take. A bit is set before the lock is taken and cleared after it is
+ * released: a bit may be set while the lock is not (yet, or any more) held, never the reverse.
+ * (pool_lock is not recorded yet: pool.c takes it directly.) */
+enum {
+  HM_HOLD_MID = 1u, HM_HOLD_LARGE = 2u, HM_HOLD_REG = 4u,
+  HM_HOLD_META_SS = 8u, HM_HOLD_META_HEAP = 16u, HM_HOLD_META_LARGE = 32u,
+};
+extern __thread uint32_t hm_tl_locks;
+HM_INLINE void hm_lock_take(pthread_mutex_t *m, uint32_t bit) {
+  hm_tl_locks |= bit;
+  atomic_signal_fence(memory_order_seq_cst);
+  pthread_mutex_lock(m);
+}
+HM_INLINE void hm_lock_drop(pthread_mutex_t *m, uint32_t bit) {
+  pthread_mutex_unlock(m);
+  atomic_signal_fence(memory_order_seq_cst);
+  hm_tl_locks &= ~bit;
+}
 
 /* ---- inline helpers ---------------------------------------------------------------------------- */
 HM_INLINE void hm_ensure_init(void) {

@@ -41,20 +41,20 @@ bool hm_registry_set(uintptr_t addr, size_t size, uintptr_t entry) {
   if (last >= HM_REG_ENTRIES || last < first) return false;
   for (uintptr_t t = first / HM_REG_LEAF; t <= last / HM_REG_LEAF; t++)   /* leaves first: no undo */
     if (leaf_get(t) == NULL) return false;
-  pthread_mutex_lock(&reg_lock);
+  hm_lock_take(&reg_lock, HM_HOLD_REG);
   for (uintptr_t i = first; i <= last; i++) {
     _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[i / HM_REG_LEAF], memory_order_relaxed);
     HAK_INVARIANT(atomic_load_explicit(&leaf[i % HM_REG_LEAF], memory_order_relaxed) == 0);
     atomic_store_explicit(&leaf[i % HM_REG_LEAF], entry, memory_order_release);
     reg_count++;
   }
-  pthread_mutex_unlock(&reg_lock);
+  hm_lock_drop(&reg_lock, HM_HOLD_REG);
   return true;
 }
 
 void hm_registry_clear(uintptr_t addr, size_t size) {
   uintptr_t first = addr >> HM_SS_SHIFT, last = (addr + size - 1) >> HM_SS_SHIFT;
-  pthread_mutex_lock(&reg_lock);
+  hm_lock_take(&reg_lock, HM_HOLD_REG);
   for (uintptr_t i = first; i <= last && i < HM_REG_ENTRIES; i++) {
     _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[i / HM_REG_LEAF], memory_order_relaxed);
     HAK_INVARIANT(leaf != NULL && atomic_load_explicit(&leaf[i % HM_REG_LEAF], memory_order_relaxed) != 0);
@@ -62,18 +62,18 @@ void hm_registry_clear(uintptr_t addr, size_t size) {
     atomic_store_explicit(&leaf[i % HM_REG_LEAF], 0, memory_order_release);
     reg_count--;
   }
-  pthread_mutex_unlock(&reg_lock);
+  hm_lock_drop(&reg_lock, HM_HOLD_REG);
 }
 
-void hm_registry_lock(void) { pthread_mutex_lock(&reg_lock); }
-void hm_registry_unlock(void) { pthread_mutex_unlock(&reg_lock); }
+void hm_registry_lock(void) { hm_lock_take(&reg_lock, HM_HOLD_REG); }
+void hm_registry_unlock(void) { hm_lock_drop(&reg_lock, HM_HOLD_REG); }
 /* The child of a fork that took no locks (init.c): nobody else can hold reg_lock there. */
 void hm_registry_atfork_reset(void) { pthread_mutex_init(&reg_lock, NULL); }
 
 size_t hm_registry_count(void) {
-  pthread_mutex_lock(&reg_lock);
+  hm_lock_take(&reg_lock, HM_HOLD_REG);
   size_t n = reg_count;
-  pthread_mutex_unlock(&reg_lock);
+  hm_lock_drop(&reg_lock, HM_HOLD_REG);
   return n;
 }
 
@@ -84,14 +84,14 @@ size_t hm_registry_count(void) {
 bool hm_registry_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   size_t n = 0;
-  pthread_mutex_lock(&reg_lock);
+  hm_lock_take(&reg_lock, HM_HOLD_REG);
   for (uintptr_t t = 0; t < HM_REG_TOP; t++) {
     _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[t], memory_order_acquire);
     for (uintptr_t j = 0; leaf != NULL && j < HM_REG_LEAF; j++)
       n += atomic_load_explicit(&leaf[j], memory_order_relaxed) != 0;
   }
   bool ok = n == reg_count;
-  pthread_mutex_unlock(&reg_lock);
+  hm_lock_drop(&reg_lock, HM_HOLD_REG);
   if (!ok) *why = "registry: count disagrees with the non-zero entries of the leaves";
   return ok;
 #else
