@@ -373,8 +373,9 @@ static hm_heap *heap_new(void) {
 static pthread_mutex_t late_lock = PTHREAD_MUTEX_INITIALIZER;
 static hm_heap *late_heap;             /* created on first use, never torn down */
 static __thread bool tl_exited;        /* this thread's heap has been torn down */
-void hm_heap_late_lock(void) { pthread_mutex_lock(&late_lock); }
-void hm_heap_late_unlock(void) { pthread_mutex_unlock(&late_lock); }
+void hm_heap_late_lock(void) { hm_lock_take(&late_lock, HM_HOLD_LATE); }
+void hm_heap_late_unlock(void) { hm_lock_drop(&late_lock, HM_HOLD_LATE); }
+void hm_heap_late_atfork_reset(void) { pthread_mutex_init(&late_lock, NULL); }
 
 /* The class's current slab: the heap's record, and (for the calling thread's own heap) the fast
  * path's view of it. */
@@ -443,10 +444,10 @@ static void *heap_alloc(unsigned cls) {
   hm_heap *h = hm_tl_self;
   if (hm_unlikely(h == HM_NO_HEAP)) {
     if (tl_exited) {
-      pthread_mutex_lock(&late_lock);
+      hm_lock_take(&late_lock, HM_HOLD_LATE);
       if (late_heap == NULL) late_heap = heap_new();
       void *p = late_heap ? heap_alloc_in(late_heap, cls) : NULL;
-      pthread_mutex_unlock(&late_lock);
+      hm_lock_drop(&late_lock, HM_HOLD_LATE);
       return p;
     }
     h = heap_new();

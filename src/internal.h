@@ -136,16 +136,20 @@ extern hm_os_counters hm_os_count;
 
 /* ---- registry.c: pointer -> owner, O(1), lock-free reads --------------------------------------- */
 #define HM_REG_SS 1u                          /* tag bit of a registry entry for an hm_superslab */
-#define HM_REG_ENTRIES ((size_t)1 << (HM_ADDR_BITS - HM_SS_SHIFT))
-extern _Atomic uintptr_t *hm_reg_table;     /* HM_REG_ENTRIES entries, committed lazily */
-extern uintptr_t hm_reg_limit;              /* 0 until the table is mapped, then HM_REG_ENTRIES */
-bool hm_registry_init(void);
+#define HM_REG_ENTRIES ((uintptr_t)1 << (HM_ADDR_BITS - HM_SS_SHIFT))  /* 2 MiB chunks covered */
+#define HM_REG_LEAF_SHIFT 9                   /* a leaf: 512 entries = 4 KiB, 1 GiB of addresses */
+#define HM_REG_LEAF ((uintptr_t)1 << HM_REG_LEAF_SHIFT)
+#define HM_REG_TOP (HM_REG_ENTRIES / HM_REG_LEAF)
+HM_STATIC_ASSERT(HM_REG_LEAF * sizeof(uintptr_t) == HM_PAGE_SIZE);
+/* leaf pointers (NULL: no chunk of that GiB registered yet); a published leaf is never freed */
+extern _Atomic(_Atomic uintptr_t *) hm_reg_top[HM_REG_TOP];
 bool hm_registry_set(uintptr_t addr, size_t size, uintptr_t entry);  /* every 2 MiB chunk */
 void hm_registry_clear(uintptr_t addr, size_t size);
 size_t hm_registry_count(void);
 bool hm_registry_is_valid(const char **why);
 void hm_registry_lock(void);
 void hm_registry_unlock(void);
+void hm_registry_atfork_reset(void);
 
 /* ---- meta.c: fixed-size metadata objects out of line from user blocks -------------------------- */
 hm_superslab *hm_meta_ss_alloc(void);
@@ -154,8 +158,9 @@ hm_large *hm_meta_large_alloc(void);
 void hm_meta_large_free(hm_large *l);
 hm_heap *hm_meta_heap_alloc(void);
 void hm_meta_heap_free(hm_heap *h);
-void hm_meta_lock_all(void);
-void hm_meta_unlock_all(void);
+void hm_meta_lock_all(uint32_t skip);     /* but the pools whose HM_HOLD_META_* bit is in skip */
+void hm_meta_unlock_all(uint32_t skip);
+void hm_meta_atfork_reset(uint32_t which); /* the child: re-initialise the pools of `which` */
 
 /* ---- lists of SuperSlabs through next / prev (the owner's lock held) ---------------------------- */
 typedef struct hm_ss_list { hm_superslab *head, *tail; size_t len; } hm_ss_list;
@@ -198,6 +203,7 @@ bool hm_pool_is_valid(const char **why);
 void hm_pool_init(void);
 void hm_pool_lock(void);
 void hm_pool_unlock(void);
+void hm_pool_atfork_reset(void);    /* the child of a fork that left pool_lock alone */
 uint64_t hm_now_ns(void);
 extern _Atomic uint64_t hm_clock_offset_ns;
 extern _Atomic uint32_t hm_prewarm_bypass;
@@ -231,6 +237,7 @@ void hm_heap_atfork_child(void);    /* reseed the forking thread's heap in the c
 void hm_heap_thread_exit(void *heap);
 void hm_heap_late_lock(void);       /* fork: the heap of threads past their teardown (heap.c) */
 void hm_heap_late_unlock(void);
+void hm_heap_late_atfork_reset(void);
 bool hm_heap_is_valid(hm_heap *h, const char **why);
 bool hm_slab_is_valid(const hm_slab *s, const char **why);
 int hm_aligned_class(size_t need, size_t align);
@@ -288,8 +295,9 @@ size_t hm_mid_trim(void);                       /* give back each class's kept e
 void hm_mid_pool_stats(hak_stats_t *st);   /* hm_pool_stats + the medium counters, one snapshot */
 bool hm_mid_is_valid(const char **why);
 void hm_mid_lock(void);
-void hm_mid_atfork_child(void);     /* reseed the medium picks in the child (mid_lock held) */
+void hm_mid_atfork_child(void);     /* reseed the medium picks in the child (its only thread) */
 void hm_mid_unlock(void);
+void hm_mid_atfork_reset(void);     /* the child of a fork that took no locks: mid_lock free */
 
 /* ---- large.c ---------------------------------------------------------------------------------- */
 void *hm_large_alloc(size_t size, size_t align, bool zero);
@@ -302,6 +310,7 @@ void hm_large_stats(hak_stats_t *st);
 bool hm_large_is_valid(const char **why);
 void hm_large_lock(void);
 void hm_large_unlock(void);
+void hm_large_atfork_reset(void);   /* the child of a fork that took no locks: large_lock free */
 
 /* ---- harden.c --------------------------------------------------------------------------------- */
 extern uintptr_t hm_secret;
@@ -328,6 +337,26 @@ bool hm_config_parse_u64(const char *name, const char *value, uint64_t lo, uint6
 /* ---- init.c ----------------------------------------------------------------------------------- */
 extern _Atomic int hm_init_state;          /* 0 none, 1 running, 2 ready */
 void hm_init_slow(void);
+/* The locks the calling thread is inside, one bit each, so that a fork from a signal handler that
+ * interrupted a critical section neither takes a lock its own thread holds (self-deadlock) nor
+ * releases one it did not take. A bit is set before the lock is taken and cleared after it is
+ * released: a bit may be set while the lock is not (yet, or any more) held, never the reverse. */
+enum {
+  HM_HOLD_MID = 1u, HM_HOLD_LARGE = 2u, HM_HOLD_REG = 4u,
+  HM_HOLD_META_SS = 8u, HM_HOLD_META_HEAP = 16u, HM_HOLD_META_LARGE = 32u,
+  HM_HOLD_POOL = 64u, HM_HOLD_LATE = 128u,
+};
+extern __thread uint32_t hm_tl_locks;
+HM_INLINE void hm_lock_take(pthread_mutex_t *m, uint32_t bit) {
+  hm_tl_locks |= bit;
+  atomic_signal_fence(memory_order_seq_cst);
+  pthread_mutex_lock(m);
+}
+HM_INLINE void hm_lock_drop(pthread_mutex_t *m, uint32_t bit) {
+  pthread_mutex_unlock(m);
+  atomic_signal_fence(memory_order_seq_cst);
+  hm_tl_locks &= ~bit;
+}
 
 /* ---- inline helpers ---------------------------------------------------------------------------- */
 HM_INLINE void hm_ensure_init(void) {
@@ -343,8 +372,10 @@ HM_INLINE unsigned hm_size_class(size_t size) {
 /* Registry lookup: the entry of the 2 MiB chunk holding `p`, or 0. */
 HM_INLINE uintptr_t hm_registry_lookup(const void *p) {
   uintptr_t i = (uintptr_t)p >> HM_SS_SHIFT;
-  if (hm_unlikely(i >= hm_reg_limit)) return 0;
-  return atomic_load_explicit(&hm_reg_table[i], memory_order_acquire);
+  if (hm_unlikely(i >= HM_REG_ENTRIES)) return 0;
+  _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[i >> HM_REG_LEAF_SHIFT], memory_order_acquire);
+  if (hm_unlikely(leaf == NULL)) return 0;
+  return atomic_load_explicit(&leaf[i & (HM_REG_LEAF - 1)], memory_order_acquire);
 }
 
 HM_INLINE hm_block *hm_decode(uintptr_t enc, const void *at) {

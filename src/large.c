@@ -60,8 +60,9 @@ bool hm_large_crowded(void) {
 
 static unsigned vmas_of(const hm_large *l) { return l->map_size > l->usable ? 2u : 1u; }
 
-void hm_large_lock(void) { pthread_mutex_lock(&large_lock); }
-void hm_large_unlock(void) { pthread_mutex_unlock(&large_lock); }
+void hm_large_lock(void) { hm_lock_take(&large_lock, HM_HOLD_LARGE); }
+void hm_large_unlock(void) { hm_lock_drop(&large_lock, HM_HOLD_LARGE); }
+void hm_large_atfork_reset(void) { pthread_mutex_init(&large_lock, NULL); }
 
 /* large_lock held. */
 static void live_push(hm_large *l) {
@@ -78,11 +79,11 @@ static void live_push(hm_large *l) {
 /* Registry entries and the live list change together under large_lock, so no fork can see one
  * without the other (lock order: large_lock, then the registry's). */
 static bool live_link(hm_large *l) {
-  pthread_mutex_lock(&large_lock);
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
   bool ok = hm_registry_set(HM_UNHIDE(l->base), l->map_size, (uintptr_t)l);
   if (ok) live_push(l);
   if (ok) atomic_fetch_add_explicit(&vmas, vmas_of(l), memory_order_relaxed);
-  pthread_mutex_unlock(&large_lock);
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   return ok;
 }
 
@@ -147,17 +148,17 @@ static hm_large *cache_take(size_t usable) {
 /* Unmap the oldest cached mappings while over `max_n` entries or `max_bytes`. */
 static size_t cache_shrink(uint64_t max_n, size_t max_bytes) {
   size_t n = 0;
-  pthread_mutex_lock(&large_lock);
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
   while (cache_tail != NULL && (cache_n > max_n || cache_bytes > max_bytes)) {
     hm_large *l = cache_tail;
     cache_remove(l);
     forget(l);
-    pthread_mutex_unlock(&large_lock);
+    hm_lock_drop(&large_lock, HM_HOLD_LARGE);
     unmap_large(l);
     n++;
-    pthread_mutex_lock(&large_lock);
+    hm_lock_take(&large_lock, HM_HOLD_LARGE);
   }
-  pthread_mutex_unlock(&large_lock);
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   return n;
 }
 
@@ -165,9 +166,9 @@ size_t hm_large_trim(void) { return cache_shrink(0, 0); }
 
 bool hm_large_recently_freed(const void *p) {
   bool hit = false;
-  pthread_mutex_lock(&large_lock);
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
   for (unsigned i = 0; i < FREED_RING; i++) hit |= p != NULL && freed_ring[i] == (uintptr_t)p;
-  pthread_mutex_unlock(&large_lock);
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   return hit;
 }
 
@@ -193,7 +194,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
   size_t asked = align > HM_PAGE_SIZE ? align : HM_PAGE_SIZE;   /* free_aligned_sized checks it */
   if (align < HM_SS_SIZE) align = HM_SS_SIZE;
   if (align == HM_SS_SIZE) {   /* cache_n is read under the lock: no unlocked shortcut */
-    pthread_mutex_lock(&large_lock);
+    hm_lock_take(&large_lock, HM_HOLD_LARGE);
     hm_large *c = cache_take(usable);
     if (c != NULL) {
       c->magic = HM_LARGE_MAGIC;
@@ -201,7 +202,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
       c->align = asked;
       live_push(c);
     }
-    pthread_mutex_unlock(&large_lock);
+    hm_lock_drop(&large_lock, HM_HOLD_LARGE);
     if (c != NULL) {
       void *p = (void *)HM_UNHIDE(c->base);
       hm_os_protect_rw(p, c->usable);
@@ -242,10 +243,10 @@ void hm_large_free(hm_large *l, void *p) {
   hm_san_free(p, l->usable);
   bool keep = l->usable <= CACHE_BLOCK_MAX;
   if (keep) hm_os_protect_none(p, l->usable);   /* before anyone can take it from the cache */
-  pthread_mutex_lock(&large_lock);
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
   live_remove(l);
   if (keep) cache_push(l); else forget(l);
-  pthread_mutex_unlock(&large_lock);
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   if (keep) cache_shrink(CACHE_MAX, CACHE_BYTES);
   else unmap_large(l);
 }
@@ -259,9 +260,9 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   if (usable <= l->usable) {
     /* a shrink to under half moves (the caller copies into a smaller block); growth stays */
     if (size <= HM_SMALL_MAX || (size < l->requested && usable < l->usable / 2)) return NULL;
-    pthread_mutex_lock(&large_lock);
+    hm_lock_take(&large_lock, HM_HOLD_LARGE);
     l->requested = size;
-    pthread_mutex_unlock(&large_lock);
+    hm_lock_drop(&large_lock, HM_HOLD_LARGE);
     hm_san_resize(p, size, l->usable);
     return p;
   }
@@ -278,7 +279,7 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   /* Under large_lock, so registry and descriptor change together: register the new range, and
    * unregister the old chunks while they are still ours (once mremap has moved the pages the old
    * range is free, and another thread may map and register it). */
-  pthread_mutex_lock(&large_lock);
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
   bool ok = hm_registry_set((uintptr_t)target, map_size, (uintptr_t)l);
   if (ok) {
     hm_registry_clear(old_base, old_map);
@@ -299,7 +300,7 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
     atomic_fetch_add_explicit(&vmas, vmas_of(l), memory_order_relaxed);
     atomic_fetch_sub_explicit(&vmas, old_vmas, memory_order_relaxed);
   }
-  pthread_mutex_unlock(&large_lock);
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   if (!ok) {
     hm_os_unmap(target, map_size);
     return NULL;
@@ -308,19 +309,19 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   else atomic_fetch_add_explicit(&unguarded_n, 1, memory_order_relaxed);
   if (old_map > old_usable) hm_os_unmap((void *)(old_base + old_usable), HM_PAGE_SIZE);  /* guard */
   hm_san_moved((void *)old_base, old_usable, target, l->requested, size, usable);
-  pthread_mutex_lock(&large_lock);
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
   l->requested = size;
-  pthread_mutex_unlock(&large_lock);
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   return target;
 }
 
 void hm_large_stats(hak_stats_t *st) {
-  pthread_mutex_lock(&large_lock);
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
   st->large_live = live_n;
   st->large_live_bytes = live_bytes;
   st->large_cached = cache_n;
   st->large_cached_bytes = cache_bytes;
-  pthread_mutex_unlock(&large_lock);
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   st->large_mappings = atomic_load_explicit(&vmas, memory_order_relaxed);
   st->large_map_budget = atomic_load_explicit(&vma_budget, memory_order_relaxed);
   st->large_unguarded = atomic_load_explicit(&unguarded_n, memory_order_relaxed);
@@ -329,10 +330,10 @@ void hm_large_stats(hak_stats_t *st) {
 /* Registered 2 MiB chunks that belong to large allocations. */
 size_t hm_large_chunks(void) {
   size_t n = 0;
-  pthread_mutex_lock(&large_lock);
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
   for (hm_large *l = live_head; l != NULL; l = l->next) n += (l->map_size + HM_SS_SIZE - 1) >> HM_SS_SHIFT;
   for (hm_large *l = cache_head; l != NULL; l = l->next) n += (l->map_size + HM_SS_SIZE - 1) >> HM_SS_SHIFT;
-  pthread_mutex_unlock(&large_lock);
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   return n;
 }
 
@@ -340,7 +341,7 @@ bool hm_large_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   bool ok = true;
   uint64_t n = 0, bytes = 0, maps = 0;
-  pthread_mutex_lock(&large_lock);
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
   for (hm_large *l = live_head; l != NULL && ok; l = l->next) {
     n++;
     bytes += l->usable;
@@ -380,7 +381,7 @@ bool hm_large_is_valid(const char **why) {
     *why = "large: mapping count disagrees with the live and cached blocks";
     ok = false;
   }
-  pthread_mutex_unlock(&large_lock);
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   return ok;
 #else
   (void)why;

@@ -16,22 +16,23 @@ typedef struct meta_pool {
   size_t clear_size;   /* bytes zeroed on allocation (the rest is zeroed where it is used) */
   void *free_list;     /* first word of a free object links the next */
   char *cur, *end;     /* bump range of the newest chunk */
+  uint32_t hold;       /* its HM_HOLD_META_* bit */
 } meta_pool;
 
 #define ROUND_UP(x, a) (((x) + (a) - 1) & ~((size_t)(a) - 1))
 
 static meta_pool ss_pool = {PTHREAD_MUTEX_INITIALIZER, ROUND_UP(sizeof(hm_superslab), HM_PAGE_SIZE),
                             ROUND_UP(sizeof(hm_superslab), HM_PAGE_SIZE) + HM_PAGE_SIZE, 16, true,
-                            offsetof(hm_superslab, bitmap), NULL, NULL, NULL};
+                            offsetof(hm_superslab, bitmap), NULL, NULL, NULL, HM_HOLD_META_SS};
 static meta_pool heap_pool = {PTHREAD_MUTEX_INITIALIZER, ROUND_UP(sizeof(hm_heap), 64),
                               ROUND_UP(sizeof(hm_heap), 64), 64, false,
-                              offsetof(hm_heap, inbox), NULL, NULL, NULL};
+                              offsetof(hm_heap, inbox), NULL, NULL, NULL, HM_HOLD_META_HEAP};
 static meta_pool large_pool = {PTHREAD_MUTEX_INITIALIZER, ROUND_UP(sizeof(hm_large), 64),
                                ROUND_UP(sizeof(hm_large), 64), 1024, false,
-                               sizeof(hm_large), NULL, NULL, NULL};
+                               sizeof(hm_large), NULL, NULL, NULL, HM_HOLD_META_LARGE};
 
 static void *pool_alloc(meta_pool *mp) {
-  pthread_mutex_lock(&mp->lock);
+  hm_lock_take(&mp->lock, mp->hold);
   void *obj = mp->free_list;
   if (obj != NULL) {
     mp->free_list = *(void **)obj;
@@ -40,7 +41,7 @@ static void *pool_alloc(meta_pool *mp) {
       size_t bytes = ROUND_UP(mp->stride * mp->per_chunk, HM_PAGE_SIZE);
       char *chunk = hm_os_map(bytes);
       if (chunk == NULL) {
-        pthread_mutex_unlock(&mp->lock);
+        hm_lock_drop(&mp->lock, mp->hold);
         return NULL;
       }
       if (mp->guarded)
@@ -52,16 +53,16 @@ static void *pool_alloc(meta_pool *mp) {
     obj = mp->cur;
     mp->cur += mp->stride;
   }
-  pthread_mutex_unlock(&mp->lock);
+  hm_lock_drop(&mp->lock, mp->hold);
   memset(obj, 0, mp->clear_size);
   return obj;
 }
 
 static void pool_free(meta_pool *mp, void *obj) {
-  pthread_mutex_lock(&mp->lock);
+  hm_lock_take(&mp->lock, mp->hold);
   *(void **)obj = mp->free_list;
   mp->free_list = obj;
-  pthread_mutex_unlock(&mp->lock);
+  hm_lock_drop(&mp->lock, mp->hold);
 }
 
 hm_superslab *hm_meta_ss_alloc(void) { return pool_alloc(&ss_pool); }
@@ -80,13 +81,17 @@ void hm_meta_large_free(hm_large *l) {
 hm_heap *hm_meta_heap_alloc(void) { return pool_alloc(&heap_pool); }
 void hm_meta_heap_free(hm_heap *h) { pool_free(&heap_pool, h); }
 
-void hm_meta_lock_all(void) {
-  pthread_mutex_lock(&ss_pool.lock);
-  pthread_mutex_lock(&heap_pool.lock);
-  pthread_mutex_lock(&large_pool.lock);
+/* fork: every pool's lock in a fixed order, but those of `skip` (held by the forking thread). */
+static meta_pool *const all_pools[] = {&ss_pool, &heap_pool, &large_pool};
+void hm_meta_lock_all(uint32_t skip) {
+  for (int i = 0; i < 3; i++)
+    if (!(skip & all_pools[i]->hold)) hm_lock_take(&all_pools[i]->lock, all_pools[i]->hold);
 }
-void hm_meta_unlock_all(void) {
-  pthread_mutex_unlock(&large_pool.lock);
-  pthread_mutex_unlock(&heap_pool.lock);
-  pthread_mutex_unlock(&ss_pool.lock);
+void hm_meta_unlock_all(uint32_t skip) {
+  for (int i = 2; i >= 0; i--)
+    if (!(skip & all_pools[i]->hold)) hm_lock_drop(&all_pools[i]->lock, all_pools[i]->hold);
+}
+void hm_meta_atfork_reset(uint32_t which) {
+  for (int i = 0; i < 3; i++)
+    if (which & all_pools[i]->hold) pthread_mutex_init(&all_pools[i]->lock, NULL);
 }

@@ -16,7 +16,8 @@
  * free block first, linked through the pool's next / prev (free while the pool counts the
  * SuperSlab full); no bit of mid_free at or above mid_count; a listed SuperSlab is empty only if
  * it is the only one of its class.
- * Lock order: mid_lock, then the pool's (claim and release nest in it).
+ * Lock order: mid_lock, then the pool's (claim and release nest in it); the whole order, libc's
+ * stdio list lock first, is in init.c.
  */
 #include <errno.h>
 #include <string.h>
@@ -29,12 +30,13 @@ static hm_ss_list lists[HM_MID_CLASSES];
 static uint64_t mid_ss_n, mid_live, mid_live_bytes;
 static uint64_t mid_rng;
 
-void hm_mid_lock(void) { pthread_mutex_lock(&mid_lock); }
-/* A forked child's medium picks go on differently from the parent's (mid_lock held). */
+void hm_mid_lock(void) { hm_lock_take(&mid_lock, HM_HOLD_MID); }
+/* A forked child's medium picks go on differently from the parent's (the child's only thread). */
 void hm_mid_atfork_child(void) {
   mid_rng = hm_seed_mix((mid_rng ? mid_rng : hm_secret) ^ ((uint64_t)getpid() << 40));
 }
-void hm_mid_unlock(void) { pthread_mutex_unlock(&mid_lock); }
+void hm_mid_unlock(void) { hm_lock_drop(&mid_lock, HM_HOLD_MID); }
+void hm_mid_atfork_reset(void) { pthread_mutex_init(&mid_lock, NULL); }
 
 /* Class k (0..15) serves (size(k - 1), size(k)] where size(k) = (5 + k % 4) << (13 + k / 4). */
 static uint32_t class_size(unsigned k) { return (uint32_t)(5u + k % 4u) << (13u + k / 4u); }
@@ -71,13 +73,13 @@ void *hm_mid_alloc(size_t size) {
   HAK_ASSERT(hm_mid_serves(size));
   unsigned k = class_of(size);
   uint32_t bs = class_size(k);
-  pthread_mutex_lock(&mid_lock);
+  hm_lock_take(&mid_lock, HM_HOLD_MID);
   hm_ss_list *l = &lists[k];
   hm_superslab *ss = l->head;
   if (ss == NULL || ss->mid_free == 0) {
     ss = hm_pool_claim_whole();
     if (ss == NULL) {
-      pthread_mutex_unlock(&mid_lock);
+      hm_lock_drop(&mid_lock, HM_HOLD_MID);
       errno = ENOMEM;
       return NULL;
     }
@@ -95,7 +97,7 @@ void *hm_mid_alloc(size_t size) {
     hm_ss_list_remove(l, ss);
     hm_ss_list_push_tail(l, ss);
   }
-  pthread_mutex_unlock(&mid_lock);
+  hm_lock_drop(&mid_lock, HM_HOLD_MID);
   void *p = (void *)(HM_UNHIDE(ss->base) + (uintptr_t)i * bs);
   if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_COUNT_MID, bs);
   hm_san_alloc(p, size, bs, false);
@@ -113,21 +115,21 @@ bool hm_mid_block_ok(const void *p, const hm_superslab *ss, bool live) {
 }
 
 void hm_mid_free(void *p, hm_superslab *ss) {
-  pthread_mutex_lock(&mid_lock);
+  hm_lock_take(&mid_lock, HM_HOLD_MID);
   /* re-checked under the lock: the SuperSlab may have gone back to the pool meanwhile */
   if (atomic_load_explicit(&ss->slabs[0].state, memory_order_relaxed) != HM_SLOT_MID) {
-    pthread_mutex_unlock(&mid_lock);
+    hm_lock_drop(&mid_lock, HM_HOLD_MID);
     hm_fatal("invalid free", p);
   }
   uint32_t bs = ss->mid_size;
   uintptr_t off = (uintptr_t)p - HM_UNHIDE(ss->base);
   if (off % bs != 0 || off / bs >= ss->mid_count) {
-    pthread_mutex_unlock(&mid_lock);
+    hm_lock_drop(&mid_lock, HM_HOLD_MID);
     hm_fatal("invalid free", p);
   }
   unsigned i = (unsigned)(off / bs);
   if ((ss->mid_free >> i) & 1u) {
-    pthread_mutex_unlock(&mid_lock);
+    hm_lock_drop(&mid_lock, HM_HOLD_MID);
     hm_fatal("double free", p);
   }
   if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_COUNT_MID, bs);
@@ -145,12 +147,12 @@ void hm_mid_free(void *p, hm_superslab *ss) {
     hm_ss_list_remove(l, ss);
     hm_ss_list_push_head(l, ss);
   }
-  pthread_mutex_unlock(&mid_lock);
+  hm_lock_drop(&mid_lock, HM_HOLD_MID);
 }
 
 size_t hm_mid_trim(void) {
   size_t n = 0;
-  pthread_mutex_lock(&mid_lock);
+  hm_lock_take(&mid_lock, HM_HOLD_MID);
   for (unsigned k = 0; k < HM_MID_CLASSES; k++) {
     hm_superslab *ss = lists[k].head;
     if (ss != NULL && ss->mid_free == all_free(ss)) {   /* the kept empty one is alone in its list */
@@ -160,7 +162,7 @@ size_t hm_mid_trim(void) {
       n++;
     }
   }
-  pthread_mutex_unlock(&mid_lock);
+  hm_lock_drop(&mid_lock, HM_HOLD_MID);
   return n;
 }
 
@@ -168,19 +170,19 @@ size_t hm_mid_trim(void) {
  * and releases of medium SuperSlabs nest in it), so mid_superslabs <= ss_in_use holds in what a
  * caller sees even while other threads allocate. */
 void hm_mid_pool_stats(hak_stats_t *st) {
-  pthread_mutex_lock(&mid_lock);
+  hm_lock_take(&mid_lock, HM_HOLD_MID);
   hm_pool_stats(st);
   st->mid_live = mid_live;
   st->mid_live_bytes = mid_live_bytes;
   st->mid_superslabs = mid_ss_n;
-  pthread_mutex_unlock(&mid_lock);
+  hm_lock_drop(&mid_lock, HM_HOLD_MID);
 }
 
 bool hm_mid_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   bool ok = true;
   uint64_t n = 0, live = 0, bytes = 0;
-  pthread_mutex_lock(&mid_lock);
+  hm_lock_take(&mid_lock, HM_HOLD_MID);
   for (unsigned k = 0; k < HM_MID_CLASSES && ok; k++) {
     uint32_t len = 0;
     bool seen_full = false;
@@ -216,7 +218,7 @@ bool hm_mid_is_valid(const char **why) {
     *why = "mid: SuperSlab, block or byte count disagrees with the lists";
     ok = false;
   }
-  pthread_mutex_unlock(&mid_lock);
+  hm_lock_drop(&mid_lock, HM_HOLD_MID);
   return ok;
 #else
   (void)why;

@@ -43,8 +43,9 @@ uint64_t hm_now_ns(void) {
          atomic_load_explicit(&hm_clock_offset_ns, memory_order_relaxed);
 }
 
-void hm_pool_lock(void) { pthread_mutex_lock(&pool_lock); }
-void hm_pool_unlock(void) { pthread_mutex_unlock(&pool_lock); }
+void hm_pool_lock(void) { hm_lock_take(&pool_lock, HM_HOLD_POOL); }
+void hm_pool_unlock(void) { hm_lock_drop(&pool_lock, HM_HOLD_POOL); }
+void hm_pool_atfork_reset(void) { pthread_mutex_init(&pool_lock, NULL); }
 
 /* ---- the list of every mapped SuperSlab (all_next / all_prev; the others are hm_ss_list's) ------- */
 static void all_push(hm_superslab *ss) {
@@ -134,10 +135,10 @@ static bool cache_collect(victims *v, uint64_t now) {
 static size_t unmap_victims(victims *v) {
   size_t n = v->n;
   if (n == 0) return 0;
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   for (unsigned i = 0; i < v->n; i++) ss_unmap(v->ss[i]);
   v->n = 0;
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   return n;
 }
 
@@ -186,12 +187,12 @@ static hm_superslab *ss_acquire_locked(void) {
 
 /* ---- slots -------------------------------------------------------------------------------------- */
 hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   hm_superslab *ss = partial_list.head;
   if (ss == NULL) {
     ss = ss_acquire_locked();
     if (ss == NULL) {
-      pthread_mutex_unlock(&pool_lock);
+      hm_lock_drop(&pool_lock, HM_HOLD_POOL);
       return NULL;
     }
     ss->where = HM_SS_PARTIAL;
@@ -220,7 +221,7 @@ hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
   }
   hm_slab_init(s, cls);
   atomic_store_explicit(&s->state, HM_SLOT_ACTIVE, memory_order_release);
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   return s;
 }
 
@@ -231,7 +232,7 @@ static void abandoned_unlink(hm_slab *s);
 void hm_pool_release_slab(hm_slab *s) {
   HAK_INVARIANT(s->used == 0 && atomic_load(&s->remote) == 0 && atomic_load(&s->remote_n) == 0);
   hm_superslab *ss = s->ss;
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   if (s->in_list == 2) abandoned_unlink(s);
   atomic_store_explicit(&s->state, HM_SLOT_EMPTY, memory_order_release);
   atomic_store(&s->owner, NULL);
@@ -248,13 +249,13 @@ void hm_pool_release_slab(hm_slab *s) {
     cache_push_locked(ss, false);
     enforce_limits_locked();
   }
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
 }
 
 /* A whole SuperSlab for the medium tier (mid.c, which holds its own lock around this): every
  * slot MID and unowned, so the pool counts it full and free's fast path never matches an owner. */
 hm_superslab *hm_pool_claim_whole(void) {
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   hm_superslab *ss = ss_acquire_locked();
   if (ss != NULL) {
     HAK_INVARIANT(ss->active == 0 && ss->free_slots == ALL_SLOTS);
@@ -268,12 +269,12 @@ hm_superslab *hm_pool_claim_whole(void) {
       atomic_store_explicit(&ss->slabs[i].state, HM_SLOT_MID, memory_order_release);
     }
   }
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   return ss;
 }
 
 void hm_pool_release_whole(hm_superslab *ss) {
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   HAK_INVARIANT(ss->where == HM_SS_FULL && ss->free_slots == 0);
   for (unsigned i = 0; i < HM_SLABS_PER_SS; i++)
     atomic_store_explicit(&ss->slabs[i].state, HM_SLOT_EMPTY, memory_order_release);
@@ -283,7 +284,7 @@ void hm_pool_release_whole(hm_superslab *ss) {
   ss_full--;
   cache_push_locked(ss, false);
   enforce_limits_locked();
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
 }
 
 /* ---- abandoned slabs ---------------------------------------------------------------------------- */
@@ -297,7 +298,7 @@ static void abandoned_unlink(hm_slab *s) {
 }
 
 void hm_pool_abandon_slab(hm_slab *s) {
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   s->prev = NULL;
   s->next = abandoned[s->cls];
   if (s->next) s->next->prev = s;
@@ -307,20 +308,20 @@ void hm_pool_abandon_slab(hm_slab *s) {
                         memory_order_relaxed);
   /* seq_cst: pairs with a remote free's push-then-load of owner (heap.c) */
   atomic_store(&s->owner, NULL);
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
 }
 
 /* An abandoned slab of `cls`, now owned by h; one a visitor holds for a moment is passed over. */
 hm_slab *hm_pool_adopt_any(hm_heap *h, unsigned cls) {
   if (atomic_load_explicit(&abandoned_n, memory_order_relaxed) == 0) return NULL;
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   hm_slab *s = abandoned[cls];
   for (; s != NULL; s = s->next) {
     hm_heap *expected = NULL;
     if (atomic_compare_exchange_strong(&s->owner, &expected, h)) break;
   }
   if (s != NULL) abandoned_unlink(s);
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   return s;
 }
 
@@ -340,17 +341,17 @@ int hm_pool_prewarm(int tiny_class, uint32_t count) {
   atomic_fetch_add(&hm_prewarm_bypass, 1);
   hm_superslab *chain = NULL;
   uint32_t got = 0;
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   for (; got < count; got++) {
     hm_superslab *ss = ss_acquire_locked();
     if (ss == NULL) break;
     ss->next = chain;
     chain = ss;
   }
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   atomic_fetch_sub(&hm_prewarm_bypass, 1);
 
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   uint64_t want = (uint64_t)cache_list.len + got;
   if (max_cached < want) max_cached = want;
   if (max_bytes < want * HM_SS_SIZE) max_bytes = want * HM_SS_SIZE;
@@ -362,47 +363,47 @@ int hm_pool_prewarm(int tiny_class, uint32_t count) {
   pst.prewarmed += got;
   prewarmed_by_class[tiny_class] += got;
   enforce_limits_locked();
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   atomic_fetch_sub(&prewarm_running, 1);
   return (int)got;
 }
 
 /* ---- limits, eviction, trim --------------------------------------------------------------------- */
 void hm_pool_get_limits(hak_limits_t *out) {
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   out->max_cached = max_cached;
   out->max_memory_mb = max_bytes >> 20;
   out->ttl_sec = ttl_ns / SEC_NS;
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
 }
 
 static uint64_t clamp(uint64_t v, uint64_t hi) { return v > hi ? hi : v; }
 
 void hm_pool_set_limits(const hak_limits_t *l) {
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   max_cached = clamp(l->max_cached, HM_MAX_MAX_CACHED);
   max_bytes = clamp(l->max_memory_mb, HM_MAX_MAX_MEMORY_MB) << 20;
   ttl_ns = clamp(l->ttl_sec, HM_MAX_TTL_SEC) * SEC_NS;
   enforce_limits_locked();
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
 }
 
 size_t hm_pool_evict(void) {
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   size_t n = enforce_limits_locked();
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   return n;
 }
 
 size_t hm_pool_trim(void) {
   size_t total = 0;
   victims v = {.n = 0};
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   while (cache_list.tail != NULL) {
     while (v.n < HM_EVICT_BATCH && cache_list.tail != NULL) cache_take(cache_list.tail, &v, &pst.ev_trim);
     total += unmap_victims(&v);
   }
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   return total;
 }
 
@@ -426,7 +427,7 @@ static uint64_t slab_live(const hm_slab *s) {
 }
 
 void hm_pool_stats(hak_stats_t *st) {
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   st->ss_mapped = all_list.len;
   st->ss_cached = cache_list.len;
   st->ss_in_use = all_list.len - cache_list.len;
@@ -454,16 +455,16 @@ void hm_pool_stats(hak_stats_t *st) {
       st->small_live_bytes += used * s->block_size;
     }
   }
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
 }
 
 /* Blocks held per class right now (exact; read without the owners' cooperation, so a snapshot). */
 void hm_pool_class_live(uint64_t live[HM_CLASSES]) {
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next)
     for (unsigned i = 0; i < HM_SLABS_PER_SS && ss->active && !ss_is_mid(ss); i++)
       if (!(ss->free_slots & (1u << i))) live[ss->slabs[i].cls] += slab_live(&ss->slabs[i]);
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
 }
 
 #if HAK_DEBUG >= 1
@@ -509,7 +510,7 @@ out:
 bool hm_pool_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   bool ok = false;
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   size_t n = 0, cached = 0, partial = 0, full = 0;
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next) {
     if (++n > all_list.len) FAIL("pool: all list longer than its count");
@@ -549,7 +550,7 @@ bool hm_pool_is_valid(const char **why) {
   if (n != atomic_load(&abandoned_n)) FAIL("pool: abandoned count");
   ok = true;
 out:
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   return ok;
 #else
   (void)why;
@@ -559,8 +560,8 @@ out:
 
 /* Registered 2 MiB chunks that belong to SuperSlabs (for the registry count cross-check). */
 size_t hm_pool_mapped(void) {
-  pthread_mutex_lock(&pool_lock);
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
   size_t n = all_list.len;
-  pthread_mutex_unlock(&pool_lock);
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   return n;
 }

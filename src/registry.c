@@ -1,77 +1,101 @@
 /* registry.c — the only oracle of "is this pointer ours".
  *
- * A flat table over the 47-bit user address space at 2 MiB granularity: 2^26 entries of 8 bytes,
- * one 512 MiB MAP_NORESERVE reservation whose pages are committed only where an entry is written
- * (a page of entries covers 1 GiB of address space). A lookup is a shift, a bound check and one
- * load; there is no probing. An entry is the address of the owning hm_superslab with HM_REG_SS
- * set, or of an hm_large, or 0. Before initialisation hm_reg_limit is 0, so every lookup
+ * Two levels over the 47-bit user address space at 2 MiB granularity. The top level is a static
+ * array of HM_REG_TOP leaf pointers (1 MiB of bss, touched only where a leaf is published); a leaf
+ * is one 4 KiB page of HM_REG_LEAF entries covering 1 GiB of address space, mapped the first time
+ * a chunk in its gigabyte is registered, published with a release CAS and never freed. So the
+ * address space the registry holds grows with what the allocator maps (4 KiB per GiB in use), not
+ * with the size of the address space. A lookup is a bound check and two acquire loads (leaf, then
+ * entry); there is no probing. An entry is the address of the owning hm_superslab with HM_REG_SS
+ * set, or of an hm_large, or 0. Before the first registration every leaf is NULL, so every lookup
  * answers "not ours".
- * Invariant: count == number of non-zero entries; writers hold reg_lock, readers take none.
+ * Invariant: count == number of non-zero entries over all leaves; writers hold reg_lock, readers
+ * take none; a published leaf pointer never changes.
  */
 #include <string.h>
 #include "internal.h"
 
-_Atomic uintptr_t *hm_reg_table;
-uintptr_t hm_reg_limit;
+_Atomic(_Atomic uintptr_t *) hm_reg_top[HM_REG_TOP];
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t reg_count;   /* non-zero entries (reg_lock) */
 
-bool hm_registry_init(void) {
-  if (hm_reg_table != NULL) return true;
-  void *t = hm_os_map(HM_REG_ENTRIES * sizeof(uintptr_t));
-  if (t == NULL) return false;
-  hm_reg_table = t;
-  __atomic_store_n(&hm_reg_limit, HM_REG_ENTRIES, __ATOMIC_RELEASE);
-  return true;
+/* The leaf of top-level slot `t`, mapped and published if it was not: NULL if it cannot be. Two
+ * threads may map one at once; the CAS keeps one and the loser unmaps its own. */
+static _Atomic uintptr_t *leaf_get(uintptr_t t) {
+  _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[t], memory_order_acquire);
+  if (leaf != NULL) return leaf;
+  _Atomic uintptr_t *fresh = hm_os_map(HM_REG_LEAF * sizeof(uintptr_t));   /* zero-filled */
+  if (fresh == NULL) return NULL;
+  if (atomic_compare_exchange_strong_explicit(&hm_reg_top[t], &leaf, fresh, memory_order_release,
+                                              memory_order_acquire))
+    return fresh;
+  hm_os_unmap((void *)fresh, HM_REG_LEAF * sizeof(uintptr_t));
+  return leaf;
 }
 
-/* Map every 2 MiB chunk of [addr, addr + size) to `entry`. */
+/* Map every 2 MiB chunk of [addr, addr + size) to `entry`. false (nothing set) if the range is
+ * outside the covered space or a leaf cannot be mapped. */
 bool hm_registry_set(uintptr_t addr, size_t size, uintptr_t entry) {
   HAK_ASSERT(addr % HM_SS_SIZE == 0 && size > 0 && entry != 0);
   uintptr_t first = addr >> HM_SS_SHIFT, last = (addr + size - 1) >> HM_SS_SHIFT;
-  if (last >= hm_reg_limit) return false;
-  pthread_mutex_lock(&reg_lock);
+  if (last >= HM_REG_ENTRIES || last < first) return false;
+  for (uintptr_t t = first / HM_REG_LEAF; t <= last / HM_REG_LEAF; t++)   /* leaves first: no undo */
+    if (leaf_get(t) == NULL) return false;
+  hm_lock_take(&reg_lock, HM_HOLD_REG);
   for (uintptr_t i = first; i <= last; i++) {
-    HAK_INVARIANT(atomic_load_explicit(&hm_reg_table[i], memory_order_relaxed) == 0);
-    atomic_store_explicit(&hm_reg_table[i], entry, memory_order_release);
+    _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[i / HM_REG_LEAF], memory_order_relaxed);
+    HAK_INVARIANT(atomic_load_explicit(&leaf[i % HM_REG_LEAF], memory_order_relaxed) == 0);
+    atomic_store_explicit(&leaf[i % HM_REG_LEAF], entry, memory_order_release);
     reg_count++;
   }
-  pthread_mutex_unlock(&reg_lock);
+  hm_lock_drop(&reg_lock, HM_HOLD_REG);
   return true;
 }
 
 void hm_registry_clear(uintptr_t addr, size_t size) {
   uintptr_t first = addr >> HM_SS_SHIFT, last = (addr + size - 1) >> HM_SS_SHIFT;
-  pthread_mutex_lock(&reg_lock);
-  for (uintptr_t i = first; i <= last && i < hm_reg_limit; i++) {
-    HAK_INVARIANT(atomic_load_explicit(&hm_reg_table[i], memory_order_relaxed) != 0);
-    atomic_store_explicit(&hm_reg_table[i], 0, memory_order_release);
+  hm_lock_take(&reg_lock, HM_HOLD_REG);
+  for (uintptr_t i = first; i <= last && i < HM_REG_ENTRIES; i++) {
+    _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[i / HM_REG_LEAF], memory_order_relaxed);
+    HAK_INVARIANT(leaf != NULL && atomic_load_explicit(&leaf[i % HM_REG_LEAF], memory_order_relaxed) != 0);
+    if (leaf == NULL) continue;
+    atomic_store_explicit(&leaf[i % HM_REG_LEAF], 0, memory_order_release);
     reg_count--;
   }
-  pthread_mutex_unlock(&reg_lock);
+  hm_lock_drop(&reg_lock, HM_HOLD_REG);
 }
 
-void hm_registry_lock(void) { pthread_mutex_lock(&reg_lock); }
-void hm_registry_unlock(void) { pthread_mutex_unlock(&reg_lock); }
+void hm_registry_lock(void) { hm_lock_take(&reg_lock, HM_HOLD_REG); }
+void hm_registry_unlock(void) { hm_lock_drop(&reg_lock, HM_HOLD_REG); }
+/* The child of a fork that took no locks (init.c): nobody else can hold reg_lock there. */
+void hm_registry_atfork_reset(void) { pthread_mutex_init(&reg_lock, NULL); }
 
 size_t hm_registry_count(void) {
-  pthread_mutex_lock(&reg_lock);
+  hm_lock_take(&reg_lock, HM_HOLD_REG);
   size_t n = reg_count;
-  pthread_mutex_unlock(&reg_lock);
+  hm_lock_drop(&reg_lock, HM_HOLD_REG);
   return n;
 }
 
-/* The table itself. Consistency with the owners is checked from their side: pool.c and large.c
- * check that every SuperSlab and large mapping is registered to its header, and hak_check that
- * the count equals the chunks they cover, which together leave no room for a stray entry. */
+/* The table itself: count == the non-zero entries of the published leaves. Consistency with the
+ * owners is checked from their side: pool.c and large.c check that every SuperSlab and large
+ * mapping is registered to its header, and hak_check that the count equals the chunks they
+ * cover, which together leave no room for a stray entry. */
 bool hm_registry_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
-  if (hm_reg_limit != 0 && (hm_reg_table == NULL || hm_reg_limit != HM_REG_ENTRIES)) {
-    *why = "registry: table not mapped or limit wrong";
-    return false;
+  size_t n = 0;
+  hm_lock_take(&reg_lock, HM_HOLD_REG);
+  for (uintptr_t t = 0; t < HM_REG_TOP; t++) {
+    _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[t], memory_order_acquire);
+    for (uintptr_t j = 0; leaf != NULL && j < HM_REG_LEAF; j++)
+      n += atomic_load_explicit(&leaf[j], memory_order_relaxed) != 0;
   }
+  bool ok = n == reg_count;
+  hm_lock_drop(&reg_lock, HM_HOLD_REG);
+  if (!ok) *why = "registry: count disagrees with the non-zero entries of the leaves";
+  return ok;
 #else
   (void)why;
-#endif
   return true;
+#endif
 }

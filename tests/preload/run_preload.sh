@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs real programs nobody here wrote with libhakmem.so preloaded and checks their output.
-# usage: run_preload.sh LIBHAKMEM CASE      CASE: envwarn | python | sort | gcc | git
+# usage: run_preload.sh LIBHAKMEM CASE      CASE: envwarn | python | sort | gcc | git | vlimit
 # Exit 0 pass, 1 fail, 77 skip (the program is not installed).
 set -u
 LIB=${1:?usage: run_preload.sh LIBHAKMEM CASE}
@@ -185,6 +185,26 @@ git)
   [ "$(git rev-parse HEAD)" = "$h_pre" ] || fail "commit id differs from the system allocator's run"
   no_hakmem_noise
   echo "git: 3 commits, HEAD $h_pre, fsck and gc clean"
+  ;;
+vlimit)
+  # under a small address-space limit (ulimit -v, KiB) real programs start and work: the
+  # allocator's own reservations stay in proportion to use
+  need ls
+  need sort
+  LIMIT_KB=100000
+  mkdir "$WORK/d" && printf 'c\nb\na\n' >"$WORK/in" && : >"$WORK/d/one" && : >"$WORK/d/two"
+  out=$( (ulimit -v $LIMIT_KB && pre ls "$WORK/d") ) || { cat "$WORK/stderr"; fail "ls failed under ulimit -v $LIMIT_KB"; }
+  [ "$out" = "$(printf 'one\ntwo')" ] || fail "ls output wrong under ulimit -v: '$out'"
+  out=$( (ulimit -v $LIMIT_KB && pre sort "$WORK/in") ) || { cat "$WORK/stderr"; fail "sort failed under ulimit -v $LIMIT_KB"; }
+  [ "$out" = "$(printf 'a\nb\nc')" ] || fail "sort output wrong under ulimit -v: '$out'"
+  no_hakmem_noise
+  if [ -x /usr/bin/python3 ]; then
+    out=$( (ulimit -v $LIMIT_KB && pre /usr/bin/python3 -c 'print(sum(len(str(i) * 100) for i in range(20000)))') ) ||
+      { cat "$WORK/stderr"; fail "python3 failed under ulimit -v $LIMIT_KB"; }
+    [ "$out" = "8889000" ] || fail "python3 output wrong under ulimit -v: '$out'"
+    no_hakmem_noise
+  fi
+  echo "vlimit: ls, sort$([ -x /usr/bin/python3 ] && echo ', python3') ran under ulimit -v $LIMIT_KB"
   ;;
 *)
   fail "unknown case '$CASE'"

@@ -44,6 +44,18 @@ int main(void) {
   for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++)
     CHECK(hm_registry_lookup(foreign[i]) == 0, "foreign %p found", foreign[i]);
   free(libc_heap);
+  /* two levels: a range past the 47-bit space is refused with nothing set; a leaf, once mapped
+   * for a gigabyte, answers 0 for its other chunks; the last chunk of the space is usable */
+  size_t before = hm_registry_count();
+  CHECK(!hm_registry_set((uintptr_t)1 << 47, HM_SS_SIZE, 0x1000));
+  CHECK(!hm_registry_set(((uintptr_t)1 << 47) - HM_SS_SIZE, 2 * HM_SS_SIZE, 0x1000));
+  CHECK(hm_registry_count() == before);
+  uintptr_t last = ((uintptr_t)1 << 47) - HM_SS_SIZE;
+  CHECK(hm_registry_set(last, HM_SS_SIZE, 0x2000));
+  CHECK(hm_registry_lookup((void *)(last + HM_SS_SIZE - 1)) == 0x2000);
+  CHECK(hm_registry_lookup((void *)(last - HM_SS_SIZE)) == 0);
+  hm_registry_clear(last, HM_SS_SIZE);
+  CHECK(hm_registry_lookup((void *)last) == 0 && hm_registry_count() == before);
   /* a real block is found, and the entry is its SuperSlab */
   void *p = hak_malloc(100);
   uintptr_t e = hm_registry_lookup(p);
