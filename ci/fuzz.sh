@@ -41,6 +41,7 @@ done
 # afl-fuzz refuses custom settings without these (TOOLCHAIN.md 2.3)
 afl_asan="${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1:symbolize=0"
 afl_ubsan="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:abort_on_error=1"
+afl_lsan="${LSAN_OPTIONS:+$LSAN_OPTIONS:}symbolize=0"
 
 # ---- builds -------------------------------------------------------------------------------------
 common=(-G Ninja -DCMAKE_BUILD_TYPE=Debug -DHAK_DEBUG=2 "-DCMAKE_C_FLAGS_DEBUG=-O1 -g"
@@ -157,7 +158,8 @@ for t in $FUZZ_TARGETS; do
     done
     wait $pid
     rc=$?
-    if [ $rc -ne 0 ] && [ -z "$(ls "$w/artifacts")" ]; then
+    # 124: our timeout stopped it at its time (fork mode overran -max_total_time)
+    if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ -z "$(ls "$w/artifacts")" ]; then
       log "$t: libFuzzer exited $rc without a crash file: $(grep -m1 -E 'ERROR|failed' "$w/libfuzzer.log")"
       any_fail=1
     fi
@@ -175,11 +177,11 @@ for t in $FUZZ_TARGETS; do
     export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_QUIET=1
     s0=$(now)
     # -V counts from the end of calibration: timeout bounds the wall time (SIGINT: stats are saved)
-    ASAN_OPTIONS=$afl_asan UBSAN_OPTIONS=$afl_ubsan \
+    ASAN_OPTIONS=$afl_asan UBSAN_OPTIONS=$afl_ubsan LSAN_OPTIONS=$afl_lsan \
     timeout -s INT -k 10 $((afl_time + 2)) afl-fuzz -M main -i "$w/afl-in" -o "$w/afl" -V "$afl_time" \
       -x "$root/fuzz/$t.dict" -t 10000 -- "$afl_build/fuzz/$t" >"$w/afl-main.log" 2>&1 &
     p1=$!
-    ASAN_OPTIONS=$afl_asan UBSAN_OPTIONS=$afl_ubsan \
+    ASAN_OPTIONS=$afl_asan UBSAN_OPTIONS=$afl_ubsan LSAN_OPTIONS=$afl_lsan \
     timeout -s INT -k 10 $((afl_time + 2)) afl-fuzz -S sec1 -i "$w/afl-in" -o "$w/afl" -V "$afl_time" \
       -t 10000 -- "$afl_build/fuzz/$t" >"$w/afl-sec1.log" 2>&1 &
     p2=$!
@@ -205,7 +207,7 @@ for t in $FUZZ_TARGETS; do
     read -r afl_execs _ <<<"$(afl_sum)"
     for inst in main sec1; do
       st=$w/afl/$inst/fuzzer_stats
-      [ -f "$st" ] || { log "$t: AFL++ $inst wrote no stats (see $w/afl-$inst.log)"; continue; }
+      [ -f "$st" ] || { log "$t: AFL++ $inst wrote no stats: $(grep -m1 -a 'PROGRAM ABORT' "$w/afl-$inst.log" | sed 's/\x1b\[[0-9;]*m//g')"; any_fail=1; continue; }
       log "$t: AFL++ $inst: $(sed -n 's/^execs_done *: *//p' "$st") execs, $(sed -n 's/^stability *: *//p' "$st") stable, $(sed -n 's/^bitmap_cvg *: *//p' "$st") map, $(sed -n 's/^saved_crashes *: *//p' "$st") crashes"
     done
   fi
