@@ -199,7 +199,11 @@ for t in $FUZZ_TARGETS; do
       sleep 1; n=$((n + 1))
       if [ $((n % 30)) = 0 ]; then
         read -r e c <<<"$(afl_sum)"
-        log "$t: AFL++ $e execs, $(rate "$e" $(( $(now) - s0 ))) exec/s, crash files $c"
+        if ls "$w"/afl/*/fuzzer_stats >/dev/null 2>&1; then
+          log "$t: AFL++ $e execs, $(rate "$e" $(( $(now) - s0 ))) exec/s, crash files $c"
+        else   # afl-fuzz writes fuzzer_stats only once its seeds are calibrated
+          log "$t: AFL++ 0 execs, 0 exec/s, calibrating $(ls "$w/afl-in" | wc -l) seeds"
+        fi
       fi
     done
     wait $p1 $p2
