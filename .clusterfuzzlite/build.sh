@@ -29,6 +29,15 @@ for target in fuzz_ops fuzz_ops_mt fuzz_env fuzz_classes; do
   $CXX $CXXFLAGS "$obj/$target.o" "${objs[@]}" $LIB_FUZZING_ENGINE -lpthread -o "$OUT/$target"
   rm -f "$OUT/${target}_seed_corpus.zip"
   find "corpus/$target" -type f ! -name 'README*' -print0 | xargs -0 -r zip -q -j "$OUT/${target}_seed_corpus.zip"
-  cp "fuzz/$target.options" "$OUT/$target.options"
+  # fuzz/<t>.options plus the sanitizer settings of sanitizers/*.options as [asan] [ubsan] [msan]
+  # sections (ClusterFuzz's format); suppressions= stays out: the runner has no source tree.
+  {
+    cat "fuzz/$target.options"
+    for tool in asan ubsan msan; do
+      [ -f "sanitizers/$tool.options" ] || continue
+      echo "[$tool]"
+      sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' -e '/^suppressions=/d' -e 's/=/ = /' "sanitizers/$tool.options"
+    done
+  } >"$OUT/$target.options"
   cp "fuzz/$target.dict" "$OUT/$target.dict"
 done

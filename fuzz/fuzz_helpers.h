@@ -706,6 +706,15 @@ static inline void fz_restore_defaults(void) {
 /* End of an input, after every handle was released: no medium block is live and each medium
  * class keeps at most its one empty SuperSlab; then default limits back, the cache trimmed, and
  * nothing may stay live, active or mapped (the kept medium SuperSlabs went back too). */
+/* Deterministic fuzzing (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION: constant hm_secret, heap seeds
+ * without address or pid): in persistent mode (AFL++, libFuzzer) one process runs many inputs and
+ * the calling thread's slot-order rng would go on from the previous input, so the same input
+ * would take other paths (AFL++ "stability"). Each input starts from the same rng state. */
+static inline void fz_begin(void) {
+  hak_free(hak_malloc(1));   /* the thread has a heap from here on */
+  if (hm_tl_self != HM_NO_HEAP) hm_tl_self->rng = hm_seed_mix(hm_secret ^ 0x6a09e667f3bcc909ull);
+}
+
 static inline void fz_finish(const char *slab_msg) {
   FUZZ_CHECK_HEAP();
   hak_stats_t st;

@@ -21,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_data d = {data, size};
   fuzz_op op;
   memset(slots, 0, sizeof slots);
+  fz_begin();
   for (unsigned n = 0; n < MAX_OPS && fuzz_next_op(&d, &op, FOP_SINGLE_COUNT); n++) {
     fz_exec(&m, &op);
     FUZZ_CHECK_HEAP();

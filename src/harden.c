@@ -111,10 +111,14 @@ void hm_invariant_failed(const char *expr, const char *file, int line) {
  * the fallback mixes the clock, an ASLR'd address and the stack. */
 void hm_harden_init(void) {
   uintptr_t s = 0;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  s = (uintptr_t)0x5DEECE66D2B7E151ull;   /* fuzzing builds: same secret every run (reproducible) */
+#else
   if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     s = (uintptr_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&s ^ (uintptr_t)&hm_secret << 17;
   }
+#endif
   hm_secret = s | 1u;   /* never zero: an all-zero word never decodes to a valid next */
 }

@@ -165,7 +165,11 @@ uint64_t hm_seed_mix(uint64_t z) {
 static uint64_t heap_seed(const hm_heap *h) {
   static _Atomic uint64_t seq;
   uint64_t n = atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed) + 1;
-  return hm_seed_mix(hm_secret ^ (uintptr_t)h ^ ((uint64_t)getpid() << 40) ^ (n * 0x9e3779b97f4a7c15ull));
+  return hm_seed_mix(hm_secret ^ (n * 0x9e3779b97f4a7c15ull)  /* fuzzing builds: no address, no pid */
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+                     ^ (uintptr_t)h ^ ((uint64_t)getpid() << 40)
+#endif
+                     );
 }
 
 /* In a forked child, the forking thread's heap (the only one left) goes on with a sequence of its

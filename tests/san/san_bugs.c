@@ -1,7 +1,8 @@
 /* Programs with one planted bug each, on hakmem blocks (hak_* API), that a sanitizer or memcheck
  * must report: they prove hakmem describes its blocks to the tools. `clean` has no bug and must
  * pass everywhere (so the others fail for their bug, not for noise).
- * usage: san_bugs clean | uaf | overflow | overflow_next | uninit | race | leak */
+ * usage: san_bugs clean | uaf | overflow | overflow_next | uninit | race | leak | signed_overflow */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,6 +65,12 @@ int main(int argc, char **argv) {
     pthread_join(a, NULL);
     pthread_join(b, NULL);
     hak_free(shared);
+  } else if (strcmp(what, "signed_overflow") == 0) {
+    int *q = hak_malloc(4 * sizeof(int));
+    q[0] = INT_MAX;
+    q[1] = q[0] + argc;                /* INT_MAX + 2 in a hakmem block: signed overflow (UBSan) */
+    sink = (char)q[1];
+    hak_free(q);
   } else if (strcmp(what, "leak") == 0) {
     leak_one();                        /* never freed, last pointer dropped */
     scrub();
