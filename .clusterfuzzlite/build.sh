@@ -12,7 +12,7 @@ rm -rf "$obj"
 mkdir -p "$obj" "$OUT"
 
 # The library as the fuzzers see it: every core source (not the libc-name shim), invariants on.
-defs="-DHAK_DEBUG=2 -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1"
+defs="-DHAK_DEBUG=2 -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1 -DHAK_TEST_HOOKS=1"
 flags="-std=gnu11 -Iinclude -Isrc -fvisibility=hidden -fno-builtin-malloc -fno-builtin-calloc \
 -fno-builtin-realloc -fno-builtin-free -ftls-model=initial-exec"
 objs=()

@@ -83,8 +83,12 @@ HAK_API size_t hak_trim(void);
 /* Only the first step of hak_trim: the calling thread hands back its idle slabs. */
 HAK_API void hak_thread_flush(void);
 
-/* Test hook: the allocator's monotonic clock runs `ns` ahead (used to expire the cache TTL). */
+#ifdef HAK_TEST_HOOKS
+/* Test hook: the allocator's monotonic clock runs `ns` ahead (used to expire the cache TTL). Only
+ * in the build tree's static core for tests (CMake target hakmem_api, which defines
+ * HAK_TEST_HOOKS for its users); libhakmem.so and libhakmem.a do not have it. */
 HAK_API void hak_test_advance_clock(uint64_t ns);
+#endif
 
 typedef struct hak_stats_s {
   /* SuperSlabs */

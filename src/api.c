@@ -301,7 +301,3 @@ HAK_API size_t hak_trim(void) {
   size_t large;
   return trim_all(&large);
 }
-
-HAK_API void hak_test_advance_clock(uint64_t ns) {
-  atomic_fetch_add_explicit(&hm_clock_offset_ns, ns, memory_order_relaxed);
-}
