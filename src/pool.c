@@ -9,6 +9,12 @@
  *   a SuperSlab is in the cache iff active == 0, and then it is in no other list;
  *   active == 32 - popcount(free_slots); slot i is ACTIVE iff bit i of free_slots is clear;
  *   the cache is never popped while the prewarm bypass flag is set (pops_in_bypass == 0).
+ * Purge (decommit): the cache, newest to oldest, is unpurged entries then purged ones, and
+ *   purge_next == the oldest unpurged entry (NULL when none);  cache_purged == count(purged);
+ *   purged => unused_slots == ALL_SLOTS (the next claim treats every slot as never used);
+ *   an entry is purged once now - cached_at_ns >= purge_ns, by the pool calls that follow
+ *   (claim, release, evict: HM_PURGE_BATCH per call), under pool_lock so no claim can take it
+ *   half-purged. trim and the limits unmap purged and unpurged entries alike.
  * Slab metadata belongs to the owning thread; the pool touches a slab only to claim or release it
  * and for the read-only statistics walk. System calls that unmap happen after the lock is dropped.
  */
@@ -25,9 +31,12 @@ static size_t ss_full;                              /* SuperSlabs with no free s
 static hm_slab *abandoned[HM_CLASSES];              /* slabs of exited threads, per class */
 static _Atomic size_t abandoned_n;                  /* written under pool_lock */
 static uint64_t max_cached, max_bytes, ttl_ns;      /* limits in force */
+static uint64_t purge_ns;                           /* HAKMEM_PURGE_DELAY_MS */
+static hm_superslab *purge_next;                    /* oldest unpurged cache entry */
+static size_t cache_purged;                         /* cache entries purged */
 static struct {
   uint64_t map_calls, unmap_calls, hits, misses, ev_count, ev_bytes, ev_ttl, ev_trim, prewarmed;
-  uint64_t pops_in_bypass;
+  uint64_t pops_in_bypass, purge_calls, purged_bytes;
 } pst;
 _Atomic uint32_t hm_prewarm_bypass;      /* > 0 while a prewarm maps: the cache is not popped */
 static _Atomic uint32_t prewarm_running; /* prewarm calls in progress */
@@ -101,8 +110,16 @@ static void ss_unmap(hm_superslab *ss) {
 /* ---- the cache ---------------------------------------------------------------------------------- */
 typedef struct victims { hm_superslab *ss[HM_EVICT_BATCH]; unsigned n; } victims;
 
-static void cache_take(hm_superslab *ss, victims *v, uint64_t *reason) {
+/* Every removal from the cache goes through here (keeps purge_next and cache_purged). */
+static void cache_unlink(hm_superslab *ss) {
+  if (ss == purge_next) purge_next = ss->prev;   /* the next newer entry: unpurged */
+  if (ss->purged) cache_purged--;
+  ss->purged = 0;
   hm_ss_list_remove(&cache_list, ss);
+}
+
+static void cache_take(hm_superslab *ss, victims *v, uint64_t *reason) {
+  cache_unlink(ss);
   all_remove(ss);
   hm_registry_clear(HM_UNHIDE(ss->base), HM_SS_SIZE);   /* with the list, so a fork never sees one alone */
   ss->where = 0;
@@ -141,6 +158,25 @@ static size_t unmap_victims(victims *v) {
   return n;
 }
 
+/* Decommit up to HM_PURGE_BATCH of the oldest unpurged entries free for purge_ns. A prewarmed
+ * entry was never touched: it is marked without a system call. */
+static void purge_locked(uint64_t now) {
+  for (unsigned n = 0; n < HM_PURGE_BATCH && purge_next != NULL; n++) {
+    hm_superslab *ss = purge_next;
+    if (now < ss->cached_at_ns || now - ss->cached_at_ns < purge_ns) return;
+    HAK_INVARIANT(ss->where == HM_SS_CACHED && !ss->purged && ss->free_slots == ALL_SLOTS);
+    if (!ss->prewarmed) {
+      hm_os_purge((void *)HM_UNHIDE(ss->base), HM_SS_SIZE);
+      pst.purge_calls++;
+      pst.purged_bytes += HM_SS_SIZE;
+    }
+    ss->purged = 1;
+    ss->unused_slots = ALL_SLOTS;
+    cache_purged++;
+    purge_next = ss->prev;
+  }
+}
+
 static size_t enforce_limits_locked(void) {
   victims v = {.n = 0};
   size_t total = 0;
@@ -150,6 +186,7 @@ static size_t enforce_limits_locked(void) {
     more = cache_collect(&v, now);
     total += unmap_victims(&v);
   } while (more);
+  if (purge_next != NULL) purge_locked(hm_now_ns());
   return total;
 }
 
@@ -157,15 +194,17 @@ static void cache_push_locked(hm_superslab *ss, bool prewarmed) {
   HAK_INVARIANT(ss->active == 0 && ss->free_slots == ALL_SLOTS && ss->where != HM_SS_CACHED);
   ss->where = HM_SS_CACHED;
   ss->prewarmed = prewarmed;
+  ss->purged = 0;
   ss->cached_at_ns = hm_now_ns();
   hm_ss_list_push_head(&cache_list, ss);
+  if (purge_next == NULL) purge_next = ss;   /* every older entry is purged */
 }
 
 static hm_superslab *cache_pop_locked(void) {
   hm_superslab *ss = cache_list.head;
   if (ss == NULL) return NULL;
   if (atomic_load_explicit(&hm_prewarm_bypass, memory_order_acquire) != 0) pst.pops_in_bypass++;
-  hm_ss_list_remove(&cache_list, ss);
+  cache_unlink(ss);
   ss->where = 0;
   ss->prewarmed = 0;
   return ss;
@@ -187,6 +226,7 @@ static hm_superslab *ss_acquire_locked(void) {
 /* ---- slots -------------------------------------------------------------------------------------- */
 hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
   pthread_mutex_lock(&pool_lock);
+  if (purge_next != NULL) purge_locked(hm_now_ns());
   hm_superslab *ss = partial_list.head;
   if (ss == NULL) {
     ss = ss_acquire_locked();
@@ -410,6 +450,13 @@ void hm_pool_init(void) {
   max_cached = hm_cfg.max_cached;
   max_bytes = hm_cfg.max_memory_mb << 20;
   ttl_ns = hm_cfg.ttl_sec * SEC_NS;
+  purge_ns = hm_cfg.purge_delay_ms * (SEC_NS / 1000);
+}
+
+void hm_pool_purge(void) {
+  pthread_mutex_lock(&pool_lock);
+  if (purge_next != NULL) purge_locked(hm_now_ns());
+  pthread_mutex_unlock(&pool_lock);
 }
 
 static bool ss_is_mid(const hm_superslab *ss) {
@@ -443,6 +490,10 @@ void hm_pool_stats(hak_stats_t *st) {
   st->limit_max_cached = max_cached;
   st->limit_max_bytes = max_bytes;
   st->limit_ttl_sec = ttl_ns / SEC_NS;
+  st->ss_cached_purged = cache_purged;
+  st->purge_calls += pst.purge_calls;
+  st->purged_bytes += pst.purged_bytes;
+  st->purge_delay_ms = purge_ns / (SEC_NS / 1000);
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next) {
     if (ss->active == 0 || ss_is_mid(ss)) continue;
     for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
@@ -522,11 +573,19 @@ bool hm_pool_is_valid(const char **why) {
   if (cached + partial + full != n || full != ss_full) FAIL("pool: list counts do not add up");
   n = 0;
   uint64_t prev_at = UINT64_MAX;
+  size_t purged = 0;
+  const hm_superslab *oldest_unpurged = NULL;
   for (hm_superslab *ss = cache_list.head; ss != NULL; ss = ss->next) {
     if (++n > cache_list.len || ss->where != HM_SS_CACHED) FAIL("cache: list and count disagree");
     if (ss->cached_at_ns > prev_at) FAIL("cache: not ordered newest to oldest");
     prev_at = ss->cached_at_ns;
+    if (!ss->purged && purged != 0) FAIL("purge: an unpurged cache entry older than a purged one");
+    if (ss->purged && ss->unused_slots != ALL_SLOTS) FAIL("purge: a purged SuperSlab has used slots");
+    purged += ss->purged;
+    if (!ss->purged) oldest_unpurged = ss;
   }
+  if (purged != cache_purged || oldest_unpurged != purge_next)
+    FAIL("purge: purged count or cursor disagrees with the cache");
   if (n != cache_list.len || n != cached) FAIL("cache: entry count disagrees with the list");
   if (cache_list.len > max_cached) FAIL("cache: more entries than max_cached");
   if ((uint64_t)cache_list.len * HM_SS_SIZE > max_bytes) FAIL("cache: more bytes than the memory limit");
