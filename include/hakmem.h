@@ -145,6 +145,7 @@ typedef struct hak_stats_s {
   uint64_t ss_cached_purged;   /* cached SuperSlabs purged now (of ss_cached) */
   uint64_t large_cached_purged; /* cached large mappings purged now (of large_cached) */
   uint64_t purge_delay_ms;     /* the delay in force */
+  uint64_t slots_purged;       /* EMPTY 64 KiB slots of SuperSlabs still in use purged, ever */
 } hak_stats_t;
 HAK_API void hak_stats(hak_stats_t *out);
 /* Write the readable report (the one HAKMEM_STATS=1 prints at exit) to `f` (NULL: stderr). It

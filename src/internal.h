@@ -59,6 +59,7 @@ typedef struct hm_slab {
   _Alignas(64) _Atomic uintptr_t remote; /* frees while unowned or the owner exits (heap.c) */
   _Atomic uint32_t remote_n;      /* blocks freed by other threads, not yet taken by the owner */
   struct hm_slab *next, *prev;    /* owner's class list, or the pool's abandoned list */
+  uint64_t freed_at_ns;           /* last turned EMPTY in a SuperSlab still in use (pool lock) */
 } hm_slab;
 /* The owner of a slab that a thread is draining on behalf of nobody (an abandoned slab, heap.c);
  * never a heap's address, so no fast path matches it. */
@@ -193,7 +194,6 @@ void hm_pool_abandon_slab(hm_slab *s);                          /* owner gone, b
 hm_slab *hm_pool_adopt_any(struct hm_heap *h, unsigned cls);    /* an abandoned slab of cls */
 size_t hm_pool_trim(void);
 size_t hm_pool_evict(void);
-void hm_pool_purge(void);   /* decommit cached SuperSlabs free for the purge delay */
 int hm_pool_prewarm(int tiny_class, uint32_t count);
 void hm_pool_get_limits(hak_limits_t *out);
 void hm_pool_set_limits(const hak_limits_t *l);

@@ -15,6 +15,11 @@
  *   an entry is purged once now - cached_at_ns >= purge_ns, by the pool calls that follow
  *   (claim, release, evict: HM_PURGE_BATCH per call), under pool_lock so no claim can take it
  *   half-purged. trim and the limits unmap purged and unpurged entries alike.
+ * A slot that turns EMPTY in a SuperSlab that stays in use is queued (slot_ring, oldest first,
+ * freed_at_ns ascending); once free for purge_ns its 64 KiB are purged (SLOT_BATCH per call) and its unused_slots bit
+ * set, if it is still EMPTY since that time (s->freed_at_ns == the entry's) in a partial
+ * SuperSlab; a full ring purges its oldest entry early to make room. trim purges every EMPTY
+ * slot of the partial SuperSlabs at once.
  * Slab metadata belongs to the owning thread; the pool touches a slab only to claim or release it
  * and for the read-only statistics walk. System calls that unmap happen after the lock is dropped.
  */
@@ -36,8 +41,12 @@ static hm_superslab *purge_next;                    /* oldest unpurged cache ent
 static size_t cache_purged;                         /* cache entries purged */
 static struct {
   uint64_t map_calls, unmap_calls, hits, misses, ev_count, ev_bytes, ev_ttl, ev_trim, prewarmed;
-  uint64_t pops_in_bypass, purge_calls, purged_bytes;
+  uint64_t pops_in_bypass, purge_calls, purged_bytes, slots_purged;
 } pst;
+#define SLOT_RING 1024u
+#define SLOT_BATCH (HM_PURGE_BATCH * 8u)   /* 64 KiB slots purged per call: 2 MiB */
+static struct { hm_slab *s; uint64_t at_ns; } slot_ring[SLOT_RING];
+static unsigned ring_first, ring_len;               /* oldest entry at ring_first */
 _Atomic uint32_t hm_prewarm_bypass;      /* > 0 while a prewarm maps: the cache is not popped */
 static _Atomic uint32_t prewarm_running; /* prewarm calls in progress */
 _Atomic uint64_t hm_clock_offset_ns;
@@ -177,6 +186,61 @@ static void purge_locked(uint64_t now) {
   }
 }
 
+/* ---- purge of EMPTY slots in SuperSlabs still in use ------------------------------------------ */
+static void slot_purge(hm_slab *s) {
+  HAK_INVARIANT(atomic_load_explicit(&s->state, memory_order_relaxed) == HM_SLOT_EMPTY);
+  hm_os_purge((void *)HM_UNHIDE(s->start), HM_SLAB_SIZE);
+  s->ss->unused_slots |= 1u << s->index;
+  pst.purge_calls++;
+  pst.purged_bytes += HM_SLAB_SIZE;
+  pst.slots_purged++;
+}
+
+static bool slot_still_free(const hm_slab *s, uint64_t at_ns);
+
+static void slot_queue(hm_slab *s) {
+  s->freed_at_ns = hm_now_ns();
+  if (ring_len == SLOT_RING) {
+    if (slot_still_free(slot_ring[ring_first].s, slot_ring[ring_first].at_ns))
+      slot_purge(slot_ring[ring_first].s);
+    ring_first = (ring_first + 1) % SLOT_RING;
+    ring_len--;
+  }
+  slot_ring[(ring_first + ring_len) % SLOT_RING].s = s;
+  slot_ring[(ring_first + ring_len) % SLOT_RING].at_ns = s->freed_at_ns;
+  ring_len++;
+}
+
+static bool slot_still_free(const hm_slab *s, uint64_t at_ns) {
+  const hm_superslab *ss = s->ss;
+  uint32_t bit = 1u << s->index;
+  return ss->where == HM_SS_PARTIAL && s->freed_at_ns == at_ns && (ss->free_slots & bit) != 0 &&
+         (ss->unused_slots & bit) == 0;
+}
+
+static void purge_slots_locked(uint64_t now) {
+  unsigned done = 0;
+  for (unsigned steps = 0; ring_len != 0 && done < SLOT_BATCH && steps < 4 * SLOT_BATCH; steps++) {
+    hm_slab *s = slot_ring[ring_first].s;
+    uint64_t at = slot_ring[ring_first].at_ns;
+    if (slot_still_free(s, at)) {
+      if (now < at || now - at < purge_ns) return;
+      slot_purge(s);
+      done++;
+    }
+    ring_first = (ring_first + 1) % SLOT_RING;
+    ring_len--;
+  }
+}
+
+/* Both purges, one clock read, nothing to do the common case. */
+static void purge_all_locked(void) {
+  if (purge_next == NULL && ring_len == 0) return;
+  uint64_t now = hm_now_ns();
+  if (purge_next != NULL) purge_locked(now);
+  if (ring_len != 0) purge_slots_locked(now);
+}
+
 static size_t enforce_limits_locked(void) {
   victims v = {.n = 0};
   size_t total = 0;
@@ -186,7 +250,7 @@ static size_t enforce_limits_locked(void) {
     more = cache_collect(&v, now);
     total += unmap_victims(&v);
   } while (more);
-  if (purge_next != NULL) purge_locked(hm_now_ns());
+  purge_all_locked();
   return total;
 }
 
@@ -226,7 +290,7 @@ static hm_superslab *ss_acquire_locked(void) {
 /* ---- slots -------------------------------------------------------------------------------------- */
 hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
   pthread_mutex_lock(&pool_lock);
-  if (purge_next != NULL) purge_locked(hm_now_ns());
+  purge_all_locked();
   hm_superslab *ss = partial_list.head;
   if (ss == NULL) {
     ss = ss_acquire_locked();
@@ -287,6 +351,9 @@ void hm_pool_release_slab(hm_slab *s) {
     hm_ss_list_remove(&partial_list, ss);
     cache_push_locked(ss, false);
     enforce_limits_locked();
+  } else {
+    slot_queue(s);
+    purge_all_locked();
   }
   pthread_mutex_unlock(&pool_lock);
 }
@@ -438,6 +505,10 @@ size_t hm_pool_trim(void) {
   size_t total = 0;
   victims v = {.n = 0};
   pthread_mutex_lock(&pool_lock);
+  for (hm_superslab *ss = partial_list.head; ss != NULL; ss = ss->next)
+    for (uint32_t dirty = ss->free_slots & ~ss->unused_slots; dirty != 0; dirty &= dirty - 1)
+      slot_purge(&ss->slabs[__builtin_ctz(dirty)]);
+  ring_len = 0;
   while (cache_list.tail != NULL) {
     while (v.n < HM_EVICT_BATCH && cache_list.tail != NULL) cache_take(cache_list.tail, &v, &pst.ev_trim);
     total += unmap_victims(&v);
@@ -453,11 +524,7 @@ void hm_pool_init(void) {
   purge_ns = hm_cfg.purge_delay_ms * (SEC_NS / 1000);
 }
 
-void hm_pool_purge(void) {
-  pthread_mutex_lock(&pool_lock);
-  if (purge_next != NULL) purge_locked(hm_now_ns());
-  pthread_mutex_unlock(&pool_lock);
-}
+
 
 static bool ss_is_mid(const hm_superslab *ss) {
   return atomic_load_explicit(&ss->slabs[0].state, memory_order_relaxed) == HM_SLOT_MID;
@@ -494,6 +561,7 @@ void hm_pool_stats(hak_stats_t *st) {
   st->purge_calls += pst.purge_calls;
   st->purged_bytes += pst.purged_bytes;
   st->purge_delay_ms = purge_ns / (SEC_NS / 1000);
+  st->slots_purged = pst.slots_purged;
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next) {
     if (ss->active == 0 || ss_is_mid(ss)) continue;
     for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {

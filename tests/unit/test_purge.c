@@ -2,7 +2,8 @@
  * for HAKMEM_PURGE_DELAY_MS. 64 MiB of small blocks, all freed, leave their SuperSlabs in the
  * cache; within delay + 2 s (the slow path driven by hak_ss_evict) the process's RSS falls to
  * under 16 MiB above where it started while the SuperSlabs stay mapped and cached; the same for
- * 32 MiB of cached large mappings. Purged memory is then reused: its contents are whatever the
+ * 32 MiB of cached large mappings; and for the EMPTY slots of SuperSlabs kept in use by one live
+ * block each (they stay in use, their other 31 slots are purged). Purged memory is then reused: its contents are whatever the
  * program writes, calloc gives zeros, and every invariant holds. */
 #include <stdbool.h>
 #include <time.h>
@@ -92,6 +93,61 @@ static void small_round(size_t base, int round) {
   CHECK_OK();
 }
 
+/* 64 MiB of small blocks, then all freed but one per SuperSlab: each stays in use with one ACTIVE
+ * slab, its other slots EMPTY; they are purged one by one. */
+static void slot_round(size_t base) {
+  void **p = calloc(SMALL_N, sizeof *p);
+  uintptr_t *kept = calloc(SMALL_N, sizeof *kept);   /* SuperSlab bases already kept */
+  CHECK(p != NULL && kept != NULL);
+  for (int i = 0; i < SMALL_N; i++) {
+    p[i] = hak_malloc(SMALL_BLOCK);
+    CHECK(p[i] != NULL);
+    memset(p[i], 0x77, SMALL_BLOCK);
+  }
+  size_t n_kept = 0;
+  uint64_t slots0 = st().slots_purged;   /* delay 0: the frees purge at once */
+  for (int i = 0; i < SMALL_N; i++) {
+    uintptr_t ss = (uintptr_t)p[i] & ~(uintptr_t)(2 * MIB - 1);
+    size_t k = 0;
+    while (k < n_kept && kept[k] != ss) k++;
+    if (k == n_kept) kept[n_kept++] = ss;
+    else hak_free(p[i]), p[i] = NULL;
+  }
+  hak_thread_flush();
+  hak_stats_t s = st();
+  CHECK(n_kept >= 28 && s.ss_in_use >= 28 && s.small_live_blocks == n_kept, "kept %zu in use %llu",
+        n_kept, (unsigned long long)s.ss_in_use);
+  uint64_t t0 = now_ms(), limit = s.purge_delay_ms + 2000u;
+  size_t r = rss();
+  while ((r >= base + RSS_SLACK || st().slots_purged < slots0 + n_kept * 30) &&
+         now_ms() - t0 < limit) {
+    struct timespec nap = {0, 20 * 1000000};
+    nanosleep(&nap, NULL);
+    hak_ss_evict();
+    r = rss();
+  }
+  hak_stats_t s2 = st();
+  printf("slots: RSS %lld KiB above the start after %llu ms, %llu slots purged, %llu SuperSlabs in use\n",
+         ((long long)r - (long long)base) / 1024, (unsigned long long)(now_ms() - t0),
+         (unsigned long long)(s2.slots_purged - slots0), (unsigned long long)s2.ss_in_use);
+  RSS_CHECK(r < base + RSS_SLACK, "RSS %zu KiB above the start, %llu SuperSlabs in use", (r - base) >> 10,
+            (unsigned long long)s2.ss_in_use);
+  CHECK(s2.ss_in_use == s.ss_in_use && s2.slots_purged >= slots0 + n_kept * 30,
+        "slots purged %llu", (unsigned long long)(s2.slots_purged - slots0));
+  CHECK_OK();
+  for (int i = 0; i < SMALL_N; i++)   /* purged slots are claimed again and hold what is written */
+    if (p[i] == NULL) {
+      p[i] = hak_malloc(SMALL_BLOCK);
+      CHECK(p[i] != NULL);
+      memset(p[i], i & 0xff, SMALL_BLOCK);
+    }
+  for (int i = 0; i < SMALL_N; i++) hak_free(p[i]);
+  free(p);
+  free(kept);
+  hak_thread_flush();
+  CHECK_OK();
+}
+
 static void large_round(size_t base) {
   void *p[LARGE_N];
   for (int i = 0; i < LARGE_N; i++) {
@@ -126,6 +182,7 @@ int main(void) {
   printf("purge delay %llu ms, start RSS %zu KiB\n", (unsigned long long)st().purge_delay_ms, base >> 10);
   small_round(base, 0);
   small_round(base, 1);   /* purged SuperSlabs are claimed again, then purged again */
+  slot_round(base);
   large_round(base);
   hak_trim();
   CHECK(st().ss_cached == 0 && st().large_cached == 0);
