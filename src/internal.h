@@ -194,6 +194,7 @@ void hm_pool_abandon_slab(hm_slab *s);                          /* owner gone, b
 hm_slab *hm_pool_adopt_any(struct hm_heap *h, unsigned cls);    /* an abandoned slab of cls */
 size_t hm_pool_trim(void);
 size_t hm_pool_evict(void);
+void hm_pool_purge(void);   /* purge what is due (other tiers' slow paths drive it) */
 int hm_pool_prewarm(int tiny_class, uint32_t count);
 void hm_pool_get_limits(hak_limits_t *out);
 void hm_pool_set_limits(const hak_limits_t *l);

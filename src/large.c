@@ -10,7 +10,8 @@
  * free"; hak_trim and malloc_trim unmap the cache. A mapping cached for HAKMEM_PURGE_DELAY_MS is
  * purged (its usable pages go back to the kernel, hm_os_purge) by the large-tier calls that
  * follow (alloc from the cache, free, hak_ss_evict: HM_PURGE_BATCH per call, under large_lock so
- * no request takes it half-purged); reuse then faults the pages in again, zeroed.
+ * no request takes it half-purged); reuse then faults the pages in again, zeroed. Those calls
+ * drive the SuperSlab pool's purge too (hm_pool_purge, after large_lock is dropped).
  * Mapping budget: each block costs the process two mappings (VMAs; one without its guard page)
  * out of vm.max_map_count. While the large tier's own mappings are under a quarter of it
  * (budget, read once), new blocks get a guard page; past it they get none, and the strict levels
@@ -237,6 +238,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     }
     purge_locked();
     pthread_mutex_unlock(&large_lock);
+    hm_pool_purge();   /* with no lock of ours held */
     if (c != NULL) {
       void *p = (void *)HM_UNHIDE(c->base);
       hm_os_protect_rw(p, c->usable);
@@ -283,6 +285,7 @@ void hm_large_free(hm_large *l, void *p) {
   pthread_mutex_unlock(&large_lock);
   if (keep) cache_shrink(CACHE_MAX, CACHE_BYTES);
   else unmap_large(l);
+  hm_pool_purge();
 }
 
 /* Grow or shrink in place when the page-rounded size allows, else move the pages into a new

@@ -13,12 +13,12 @@
  *   purge_next == the oldest unpurged entry (NULL when none);  cache_purged == count(purged);
  *   purged => unused_slots == ALL_SLOTS (the next claim treats every slot as never used);
  *   an entry is purged once now - cached_at_ns >= purge_ns, by the pool calls that follow
- *   (claim, release, evict: HM_PURGE_BATCH per call), under pool_lock so no claim can take it
+ *   (claim, release, evict, large alloc and free: HM_PURGE_BATCH per call), under pool_lock so no claim can take it
  *   half-purged. trim and the limits unmap purged and unpurged entries alike.
  * A slot that turns EMPTY in a SuperSlab that stays in use is queued (slot_ring, oldest first,
- * freed_at_ns ascending); once free for purge_ns its 64 KiB are purged (SLOT_BATCH per call) and its unused_slots bit
- * set, if it is still EMPTY since that time (s->freed_at_ns == the entry's) in a partial
- * SuperSlab; a full ring purges its oldest entry early to make room. trim purges every EMPTY
+ * freed_at_ns ascending); once free for purge_ns its 64 KiB are purged (SLOT_BATCH per call)
+ * and its unused_slots bit set, if it is still EMPTY since that time (s->freed_at_ns == the
+ * entry's) in a partial SuperSlab; a full ring purges its oldest entry early to make room. trim purges every EMPTY
  * slot of the partial SuperSlabs at once.
  * Slab metadata belongs to the owning thread; the pool touches a slab only to claim or release it
  * and for the read-only statistics walk. System calls that unmap happen after the lock is dropped.
@@ -517,14 +517,19 @@ size_t hm_pool_trim(void) {
   return total;
 }
 
+/* For the other tiers' slow paths (large alloc and free): purge what is due, if anything. */
+void hm_pool_purge(void) {
+  pthread_mutex_lock(&pool_lock);
+  purge_all_locked();
+  pthread_mutex_unlock(&pool_lock);
+}
+
 void hm_pool_init(void) {
   max_cached = hm_cfg.max_cached;
   max_bytes = hm_cfg.max_memory_mb << 20;
   ttl_ns = hm_cfg.ttl_sec * SEC_NS;
   purge_ns = hm_cfg.purge_delay_ms * (SEC_NS / 1000);
 }
-
-
 
 static bool ss_is_mid(const hm_superslab *ss) {
   return atomic_load_explicit(&ss->slabs[0].state, memory_order_relaxed) == HM_SLOT_MID;
