@@ -13,13 +13,13 @@
  *   purge_next == the oldest unpurged entry (NULL when none);  cache_purged == count(purged);
  *   purged => unused_slots == ALL_SLOTS (the next claim treats every slot as never used);
  *   an entry is purged once now - cached_at_ns >= purge_ns, by the pool calls that follow
- *   (claim, release, evict, large alloc and free: HM_PURGE_BATCH per call), under pool_lock so no claim can take it
- *   half-purged. trim and the limits unmap purged and unpurged entries alike.
+ *   (claim, release, evict, large alloc and free: HM_PURGE_BATCH per call), under pool_lock
+ *   so no claim can take it half-purged. trim and the limits unmap purged and unpurged alike.
  * A slot that turns EMPTY in a SuperSlab that stays in use is queued (slot_ring, oldest first,
  * freed_at_ns ascending); once free for purge_ns its 64 KiB are purged (SLOT_BATCH per call)
  * and its unused_slots bit set, if it is still EMPTY since that time (s->freed_at_ns == the
- * entry's) in a partial SuperSlab; a full ring purges its oldest entry early to make room. trim purges every EMPTY
- * slot of the partial SuperSlabs at once.
+ * entry's) in a partial SuperSlab; a full ring purges its oldest entry early to make room.
+ * trim purges every EMPTY slot of the partial SuperSlabs at once.
  * Slab metadata belongs to the owning thread; the pool touches a slab only to claim or release it
  * and for the read-only statistics walk. System calls that unmap happen after the lock is dropped.
  */
