@@ -26,6 +26,7 @@ static const char *const names[] = {
     "HAKMEM_PREWARM_SUPERSLABS_C",    "HAKMEM_PREWARM_SUPERSLABS_C00",  "PATH",
     "HAKMEM_SUPERSLAB_TTL_SE",
 };
+_Static_assert(sizeof names / sizeof names[0] <= 0x10, "a name byte is below 0x10");
 
 /* ---- reference --------------------------------------------------------------------------------- */
 static bool ref_parse(const char *v, uint64_t lo, uint64_t hi, uint64_t def, uint64_t *out) {
@@ -50,14 +51,18 @@ static const ref_var known[] = {
     {"HAKMEM_SUPERSLAB_TTL_SEC", 31536000, 60},
     {"HAKMEM_PREWARM_SUPERSLABS", 4096, 0},
     {"HAKMEM_STATS", 1, 0},
+    {"HAKMEM_PURGE_DELAY_MS", 3600000, 250},
+    {"HAKMEM_PURGE_MADV_FREE", 1, 0},
 };
+enum { N_KNOWN = sizeof known / sizeof known[0] };
 
 /* Expected configuration and number of warnings for envp (README, "Environment"). */
 static unsigned ref_load(char **envp, hm_config *cfg) {
   static const char *const levels[] = {"off", "fast", "strict", "paranoid"};
   memset(cfg, 0, sizeof *cfg);   /* padding too: the result is compared with memcmp */
   cfg->harden = HAK_HARDEN_DEFAULT_LEVEL;
-  uint64_t val[5] = {256, 512, 60, 0, 0};
+  uint64_t val[N_KNOWN];
+  for (int i = 0; i < N_KNOWN; i++) val[i] = known[i].def;
   const char *per_class[HAK_TINY_CLASSES] = {NULL};
   unsigned warnings = 0;
   for (char **e = envp; *e != NULL; e++) {
@@ -65,7 +70,7 @@ static unsigned ref_load(char **envp, hm_config *cfg) {
     if (strncmp(*e, "HAKMEM_", 7) != 0 || eq == NULL) continue;
     size_t len = (size_t)(eq - *e);
     int k = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < N_KNOWN; i++)
       if (strlen(known[i].name) == len && memcmp(*e, known[i].name, len) == 0) k = i;
     if (k >= 0) {
       warnings += !ref_parse(eq + 1, 0, known[k].hi, known[k].def, &val[k]);
@@ -88,6 +93,8 @@ static unsigned ref_load(char **envp, hm_config *cfg) {
   cfg->max_memory_mb = val[1];
   cfg->ttl_sec = val[2];
   cfg->stats = val[4];
+  cfg->purge_delay_ms = val[5];
+  cfg->purge_madv_free = val[6];
   for (unsigned k = 0; k < HAK_TINY_CLASSES; k++) {
     uint64_t v = val[3];
     if (per_class[k] != NULL) warnings += !ref_parse(per_class[k], 0, 4096, val[3], &v);

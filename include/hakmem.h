@@ -74,7 +74,9 @@ typedef struct hak_limits {
 HAK_API void hak_ss_get_limits(hak_limits_t *out);
 HAK_API void hak_ss_set_limits(const hak_limits_t *limits);
 
-/* Evict what is over the limits or past the TTL now; returns the number of SuperSlabs unmapped. */
+/* Evict what is over the limits or past the TTL now, and purge (give the pages back, keep the
+ * mapping) cached SuperSlabs and large mappings free for HAKMEM_PURGE_DELAY_MS, a few per call;
+ * returns the number of SuperSlabs unmapped. */
 HAK_API size_t hak_ss_evict(void);
 /* Return the calling thread's idle memory (empty slabs it keeps for reuse, remote frees pending on
  * its slabs) to the shared pool, adopt orphaned slabs, then empty the SuperSlab cache.
@@ -140,6 +142,14 @@ typedef struct hak_stats_s {
   uint64_t large_mappings;     /* mappings (VMAs) of live and cached large blocks */
   uint64_t large_map_budget;   /* the budget (0 until the first large block) */
   uint64_t large_unguarded;    /* large blocks mapped without a guard page, since start-up */
+  /* purge: free memory kept mapped (cached SuperSlabs, cached large mappings) whose pages went
+   * back to the kernel once free for HAKMEM_PURGE_DELAY_MS; trim and eviction unmap instead */
+  uint64_t purge_calls;        /* madvise calls that purged, since start-up */
+  uint64_t purged_bytes;       /* bytes they covered */
+  uint64_t ss_cached_purged;   /* cached SuperSlabs purged now (of ss_cached) */
+  uint64_t large_cached_purged; /* cached large mappings purged now (of large_cached) */
+  uint64_t purge_delay_ms;     /* the delay in force */
+  uint64_t slots_purged;       /* EMPTY 64 KiB slots of SuperSlabs still in use purged, ever */
 } hak_stats_t;
 HAK_API void hak_stats(hak_stats_t *out);
 /* Write the readable report (the one HAKMEM_STATS=1 prints at exit) to `f` (NULL: stderr). It

@@ -289,7 +289,8 @@ HAK_API void hak_ss_set_limits(const hak_limits_t *limits) {
 
 HAK_API size_t hak_ss_evict(void) {
   hm_ensure_init();
-  return hm_pool_evict();
+  hm_large_purge();
+  return hm_pool_evict();   /* purges the SuperSlab cache too */
 }
 
 HAK_API void hak_thread_flush(void) {

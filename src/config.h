@@ -30,14 +30,17 @@
 #define HM_CARVE_BYTES      4096u   /* a refill carves about a page of fresh blocks */
 #define HM_SCAN_SLABS       8u      /* owned slabs scanned for free blocks before claiming one */
 #define HM_EVICT_BATCH      16u     /* SuperSlabs unmapped per lock hold */
+#define HM_PURGE_BATCH      4u      /* cached mappings decommitted per pool or large-tier call */
 
 /* Run-time configuration defaults and ranges (environment, see config.c). */
 #define HM_DEF_MAX_CACHED        256u
 #define HM_DEF_MAX_MEMORY_MB     512u
 #define HM_DEF_TTL_SEC           60u
+#define HM_DEF_PURGE_DELAY_MS    250u          /* 0: size_sweep 4x slower; 250 ~ 1000 */
 #define HM_MAX_MAX_CACHED        1048576u      /* 2 TiB of SuperSlabs: anything above is absurd */
 #define HM_MAX_MAX_MEMORY_MB     (1u << 21)    /* 2 TiB */
 #define HM_MAX_TTL_SEC           31536000u     /* a year */
+#define HM_MAX_PURGE_DELAY_MS    3600000u      /* an hour: past the TTL's default anyway */
 #define HM_MAX_PREWARM_PER_CLASS 4096u         /* 8 GiB of address space per class */
 
 #define HM_STATIC_ASSERT(c) _Static_assert(c, #c)

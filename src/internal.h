@@ -59,6 +59,7 @@ typedef struct hm_slab {
   _Alignas(64) _Atomic uintptr_t remote; /* frees while unowned or the owner exits (heap.c) */
   _Atomic uint32_t remote_n;      /* blocks freed by other threads, not yet taken by the owner */
   struct hm_slab *next, *prev;    /* owner's class list, or the pool's abandoned list */
+  uint64_t freed_at_ns;           /* last turned EMPTY in a SuperSlab still in use (pool lock) */
 } hm_slab;
 /* The owner of a slab that a thread is draining on behalf of nobody (an abandoned slab, heap.c);
  * never a heap's address, so no fast path matches it. */
@@ -71,11 +72,12 @@ typedef struct hm_superslab {
   uintptr_t base;                 /* 2 MiB-aligned start of the 32 slabs */
   uint32_t magic;                 /* HM_SS_MAGIC while mapped */
   uint32_t free_slots;            /* bitmask of UNUSED | EMPTY slots */
-  uint32_t unused_slots;          /* bitmask of never-used slots (pages still zero) */
+  uint32_t unused_slots;          /* bitmask of never-used or purged slots (pages not resident) */
   uint32_t active;                /* ACTIVE slots */
   uint8_t where;                  /* hm_ss_where: partial list, full, or cache */
   uint8_t prewarmed;              /* mapped by prewarm and not used since */
-  uint8_t pad[6];
+  uint8_t purged;                 /* cached and its pages given back (hm_os_purge) since */
+  uint8_t pad[5];
   uint64_t cached_at_ns;          /* when it entered the cache */
   /* the one hm_ss_list it is on: the pool's partial or cache list (pool lock), or, claimed whole
    * by the medium tier, its class's list (mid lock); a full SuperSlab is on no pool list */
@@ -115,6 +117,8 @@ typedef struct hm_large {
   size_t requested;               /* bytes asked for */
   size_t align;                   /* alignment asked for, at least a page: base % align == 0 */
   uint32_t magic;                 /* HM_LARGE_MAGIC while live */
+  uint32_t purged;                /* cached and its usable pages given back since (large lock) */
+  uint64_t cached_at_ns;          /* when it entered the cache (large lock) */
   struct hm_large *next, *prev;   /* live list (large lock) */
 } hm_large;
 #define HM_LARGE_MAGIC 0x4c617267u
@@ -124,6 +128,7 @@ void *hm_os_map_aligned(size_t size, size_t align);   /* charged; NULL on failur
 void *hm_os_reserve_aligned(size_t size, size_t align);   /* PROT_NONE, not charged */
 uint64_t hm_os_max_map_count(uint64_t fallback);          /* vm.max_map_count */
 void hm_os_unmap(void *p, size_t size);
+void hm_os_purge(void *p, size_t size);   /* pages back to the kernel, range stays mapped */
 void *hm_os_map(size_t size);
 int hm_os_protect_none(void *p, size_t size);
 int hm_os_protect_rw(void *p, size_t size);
@@ -194,6 +199,7 @@ void hm_pool_abandon_slab(hm_slab *s);                          /* owner gone, b
 hm_slab *hm_pool_adopt_any(struct hm_heap *h, unsigned cls);    /* an abandoned slab of cls */
 size_t hm_pool_trim(void);
 size_t hm_pool_evict(void);
+void hm_pool_purge(void);   /* purge what is due (other tiers' slow paths drive it) */
 int hm_pool_prewarm(int tiny_class, uint32_t count);
 void hm_pool_get_limits(hak_limits_t *out);
 void hm_pool_set_limits(const hak_limits_t *l);
@@ -305,6 +311,7 @@ void hm_large_free(hm_large *l, void *p);
 bool hm_large_recently_freed(const void *p);
 size_t hm_large_chunks(void);
 size_t hm_large_trim(void);   /* unmap the cache of freed mappings; returns how many */
+void hm_large_purge(void);    /* decommit cached mappings free for the purge delay */
 void *hm_large_realloc(hm_large *l, void *p, size_t size);
 void hm_large_stats(hak_stats_t *st);
 bool hm_large_is_valid(const char **why);
@@ -323,6 +330,8 @@ typedef struct hm_config {
   uint64_t max_cached;
   uint64_t max_memory_mb;
   uint64_t ttl_sec;
+  uint64_t purge_delay_ms;        /* HAKMEM_PURGE_DELAY_MS */
+  uint64_t purge_madv_free;       /* HAKMEM_PURGE_MADV_FREE: 1 MADV_FREE, 0 MADV_DONTNEED */
   uint32_t prewarm[HAK_TINY_CLASSES];
   int harden;                     /* hardening level, 0-3 */
   uint64_t stats;                 /* HAKMEM_STATS: print a report at exit */

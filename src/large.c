@@ -7,7 +7,11 @@
  * request they fit (cache_take), PROT_NONE meanwhile (a write after free still faults): reuse
  * costs one mprotect instead of mapping, trimming, guarding and registering. A cached mapping stays
  * registered to its descriptor (magic HM_LARGE_CACHED), so a second free of it is a "double
- * free"; hak_trim and malloc_trim unmap the cache.
+ * free"; hak_trim and malloc_trim unmap the cache. A mapping cached for HAKMEM_PURGE_DELAY_MS is
+ * purged (its usable pages go back to the kernel, hm_os_purge) by the large-tier calls that
+ * follow (alloc from the cache, free, hak_ss_evict: HM_PURGE_BATCH per call, under large_lock so
+ * no request takes it half-purged); reuse then faults the pages in again, zeroed. Those calls
+ * drive the SuperSlab pool's purge too (hm_pool_purge, after large_lock is dropped).
  * Mapping budget: each block costs the process two mappings (VMAs; one without its guard page)
  * out of vm.max_map_count. While the large tier's own mappings are under a quarter of it
  * (budget, read once), new blocks get a guard page; past it they get none, and the strict levels
@@ -15,7 +19,8 @@
  * degrades instead of failing (or leaking mappings munmap could no longer split).
  * Invariants (large_lock): live == len(live list), live_bytes == sum of their usable;
  * vmas == sum over live and cached blocks of (map_size > usable ? 2 : 1);
- * cached == len(cache list) <= 64, cached_bytes == sum of their usable <= 64 MiB; every chunk of
+ * cached == len(cache list) <= 64, cached_bytes == sum of their usable <= 64 MiB;
+ * cache_purged == count(cached and purged); the cache list is ordered by cached_at_ns; every chunk of
  * a live or cached mapping is registered to its descriptor; the user pointer is the mapping start.
  */
 #define _GNU_SOURCE
@@ -27,7 +32,8 @@ static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
 static hm_large *live_head;
 static uint64_t live_n, live_bytes;
 static hm_large *cache_head, *cache_tail;   /* newest first */
-static uint64_t cache_n, cache_bytes;
+static uint64_t cache_n, cache_bytes, cache_purged;
+static uint64_t purge_calls, purged_bytes;
 #define CACHE_MAX 64u
 #define CACHE_BYTES ((size_t)64 << 20)
 #define CACHE_BLOCK_MAX ((size_t)16 << 20)
@@ -115,10 +121,14 @@ static void cache_remove(hm_large *l) {
   if (l->next) l->next->prev = l->prev; else cache_tail = l->prev;
   cache_n--;
   cache_bytes -= l->usable;
+  if (l->purged) cache_purged--;
+  l->purged = 0;
 }
 
 static void cache_push(hm_large *l) {
   l->magic = HM_LARGE_CACHED;
+  l->purged = 0;
+  l->cached_at_ns = hm_now_ns();
   l->prev = NULL;
   l->next = cache_head;
   if (cache_head) cache_head->prev = l; else cache_tail = l;
@@ -145,7 +155,31 @@ static hm_large *cache_take(size_t usable) {
   return NULL;
 }
 
-/* Unmap the oldest cached mappings while over `max_n` entries or `max_bytes`. */
+/* Purge up to HM_PURGE_BATCH of the oldest unpurged mappings cached for the purge delay (at most
+ * 64 entries are walked). */
+static void purge_locked(void) {
+  if (cache_purged == cache_n) return;
+  uint64_t now = hm_now_ns(), delay_ns = hm_cfg.purge_delay_ms * 1000000u;
+  unsigned n = 0;
+  for (hm_large *l = cache_tail; l != NULL && n < HM_PURGE_BATCH; l = l->prev) {
+    if (l->purged) continue;
+    if (now < l->cached_at_ns || now - l->cached_at_ns < delay_ns) return;   /* newer: younger */
+    hm_os_purge((void *)HM_UNHIDE(l->base), l->usable);
+    l->purged = 1;
+    cache_purged++;
+    purge_calls++;
+    purged_bytes += l->usable;
+    n++;
+  }
+}
+
+void hm_large_purge(void) {
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
+  purge_locked();
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
+}
+
+/* Unmap the oldest cached mappings while over `max_n` entries or `max_bytes`, then purge. */
 static size_t cache_shrink(uint64_t max_n, size_t max_bytes) {
   size_t n = 0;
   hm_lock_take(&large_lock, HM_HOLD_LARGE);
@@ -158,6 +192,7 @@ static size_t cache_shrink(uint64_t max_n, size_t max_bytes) {
     n++;
     hm_lock_take(&large_lock, HM_HOLD_LARGE);
   }
+  purge_locked();
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   return n;
 }
@@ -202,7 +237,9 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
       c->align = asked;
       live_push(c);
     }
+    purge_locked();
     hm_lock_drop(&large_lock, HM_HOLD_LARGE);
+    hm_pool_purge();   /* with no lock of ours held */
     if (c != NULL) {
       void *p = (void *)HM_UNHIDE(c->base);
       hm_os_protect_rw(p, c->usable);
@@ -249,6 +286,7 @@ void hm_large_free(hm_large *l, void *p) {
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   if (keep) cache_shrink(CACHE_MAX, CACHE_BYTES);
   else unmap_large(l);
+  hm_pool_purge();
 }
 
 /* Grow or shrink in place when the page-rounded size allows, else move the pages into a new
@@ -321,6 +359,9 @@ void hm_large_stats(hak_stats_t *st) {
   st->large_live_bytes = live_bytes;
   st->large_cached = cache_n;
   st->large_cached_bytes = cache_bytes;
+  st->large_cached_purged = cache_purged;
+  st->purge_calls += purge_calls;
+  st->purged_bytes += purged_bytes;
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   st->large_mappings = atomic_load_explicit(&vmas, memory_order_relaxed);
   st->large_map_budget = atomic_load_explicit(&vma_budget, memory_order_relaxed);
@@ -363,8 +404,15 @@ bool hm_large_is_valid(const char **why) {
     ok = false;
   }
   n = bytes = 0;
+  uint64_t purged = 0, prev_at = UINT64_MAX;
   for (hm_large *l = cache_head; l != NULL && ok; l = l->next) {
     n++;
+    purged += l->purged;
+    if (l->cached_at_ns > prev_at) {
+      *why = "large: cache not ordered newest to oldest";
+      ok = false;
+    }
+    prev_at = l->cached_at_ns;
     bytes += l->usable;
     maps += vmas_of(l);
     if (l->magic != HM_LARGE_CACHED || hm_registry_lookup((void *)HM_UNHIDE(l->base)) != (uintptr_t)l ||
@@ -373,7 +421,8 @@ bool hm_large_is_valid(const char **why) {
       ok = false;
     }
   }
-  if (ok && (n != cache_n || bytes != cache_bytes || n > CACHE_MAX || bytes > CACHE_BYTES)) {
+  if (ok && (n != cache_n || bytes != cache_bytes || n > CACHE_MAX || bytes > CACHE_BYTES ||
+             purged != cache_purged)) {
     *why = "large: cache count or bytes disagree with the list or the limits";
     ok = false;
   }

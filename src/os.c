@@ -108,6 +108,17 @@ void hm_os_decommit(void *p, size_t size) {
   madvise(p, size, MADV_DONTNEED);
 }
 
+/* The purge of a free mapping: MADV_DONTNEED (the pages go at once, RSS falls, reads return
+ * zeros) or, with HAKMEM_PURGE_MADV_FREE=1, MADV_FREE (the kernel takes them when it needs
+ * memory; cheaper, but RSS stays until then; a kernel without it gets MADV_DONTNEED). */
+void hm_os_purge(void *p, size_t size) {
+  COUNT(madvise);
+#ifdef MADV_FREE
+  if (hm_cfg.purge_madv_free && madvise(p, size, MADV_FREE) == 0) return;
+#endif
+  madvise(p, size, MADV_DONTNEED);
+}
+
 /* vm.max_map_count, read with open/read (nothing allocated); `fallback` if it cannot be read. */
 uint64_t hm_os_max_map_count(uint64_t fallback) {
   int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);

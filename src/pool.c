@@ -9,6 +9,17 @@
  *   a SuperSlab is in the cache iff active == 0, and then it is in no other list;
  *   active == 32 - popcount(free_slots); slot i is ACTIVE iff bit i of free_slots is clear;
  *   the cache is never popped while the prewarm bypass flag is set (pops_in_bypass == 0).
+ * Purge (decommit): the cache, newest to oldest, is unpurged entries then purged ones, and
+ *   purge_next == the oldest unpurged entry (NULL when none);  cache_purged == count(purged);
+ *   purged => unused_slots == ALL_SLOTS (the next claim treats every slot as never used);
+ *   an entry is purged once now - cached_at_ns >= purge_ns, by the pool calls that follow
+ *   (claim, release, evict, large alloc and free: HM_PURGE_BATCH per call), under pool_lock
+ *   so no claim can take it half-purged. trim and the limits unmap purged and unpurged alike.
+ * A slot that turns EMPTY in a SuperSlab that stays in use is queued (slot_ring, oldest first,
+ * freed_at_ns ascending); once free for purge_ns its 64 KiB are purged (SLOT_BATCH per call)
+ * and its unused_slots bit set, if it is still EMPTY since that time (s->freed_at_ns == the
+ * entry's) in a partial SuperSlab; a full ring purges its oldest entry early to make room.
+ * trim purges every EMPTY slot of the partial SuperSlabs at once.
  * Slab metadata belongs to the owning thread; the pool touches a slab only to claim or release it
  * and for the read-only statistics walk. System calls that unmap happen after the lock is dropped.
  */
@@ -25,10 +36,17 @@ static size_t ss_full;                              /* SuperSlabs with no free s
 static hm_slab *abandoned[HM_CLASSES];              /* slabs of exited threads, per class */
 static _Atomic size_t abandoned_n;                  /* written under pool_lock */
 static uint64_t max_cached, max_bytes, ttl_ns;      /* limits in force */
+static uint64_t purge_ns;                           /* HAKMEM_PURGE_DELAY_MS */
+static hm_superslab *purge_next;                    /* oldest unpurged cache entry */
+static size_t cache_purged;                         /* cache entries purged */
 static struct {
   uint64_t map_calls, unmap_calls, hits, misses, ev_count, ev_bytes, ev_ttl, ev_trim, prewarmed;
-  uint64_t pops_in_bypass;
+  uint64_t pops_in_bypass, purge_calls, purged_bytes, slots_purged;
 } pst;
+#define SLOT_RING 1024u
+#define SLOT_BATCH (HM_PURGE_BATCH * 8u)   /* 64 KiB slots purged per call: 2 MiB */
+static struct { hm_slab *s; uint64_t at_ns; } slot_ring[SLOT_RING];
+static unsigned ring_first, ring_len;               /* oldest entry at ring_first */
 _Atomic uint32_t hm_prewarm_bypass;      /* > 0 while a prewarm maps: the cache is not popped */
 static _Atomic uint32_t prewarm_running; /* prewarm calls in progress */
 _Atomic uint64_t hm_clock_offset_ns;
@@ -102,8 +120,16 @@ static void ss_unmap(hm_superslab *ss) {
 /* ---- the cache ---------------------------------------------------------------------------------- */
 typedef struct victims { hm_superslab *ss[HM_EVICT_BATCH]; unsigned n; } victims;
 
-static void cache_take(hm_superslab *ss, victims *v, uint64_t *reason) {
+/* Every removal from the cache goes through here (keeps purge_next and cache_purged). */
+static void cache_unlink(hm_superslab *ss) {
+  if (ss == purge_next) purge_next = ss->prev;   /* the next newer entry: unpurged */
+  if (ss->purged) cache_purged--;
+  ss->purged = 0;
   hm_ss_list_remove(&cache_list, ss);
+}
+
+static void cache_take(hm_superslab *ss, victims *v, uint64_t *reason) {
+  cache_unlink(ss);
   all_remove(ss);
   hm_registry_clear(HM_UNHIDE(ss->base), HM_SS_SIZE);   /* with the list, so a fork never sees one alone */
   ss->where = 0;
@@ -142,6 +168,80 @@ static size_t unmap_victims(victims *v) {
   return n;
 }
 
+/* Decommit up to HM_PURGE_BATCH of the oldest unpurged entries free for purge_ns. A prewarmed
+ * entry was never touched: it is marked without a system call. */
+static void purge_locked(uint64_t now) {
+  for (unsigned n = 0; n < HM_PURGE_BATCH && purge_next != NULL; n++) {
+    hm_superslab *ss = purge_next;
+    if (now < ss->cached_at_ns || now - ss->cached_at_ns < purge_ns) return;
+    HAK_INVARIANT(ss->where == HM_SS_CACHED && !ss->purged && ss->free_slots == ALL_SLOTS);
+    if (!ss->prewarmed) {
+      hm_os_purge((void *)HM_UNHIDE(ss->base), HM_SS_SIZE);
+      pst.purge_calls++;
+      pst.purged_bytes += HM_SS_SIZE;
+    }
+    ss->purged = 1;
+    ss->unused_slots = ALL_SLOTS;
+    cache_purged++;
+    purge_next = ss->prev;
+  }
+}
+
+/* ---- purge of EMPTY slots in SuperSlabs still in use ------------------------------------------ */
+static void slot_purge(hm_slab *s) {
+  HAK_INVARIANT(atomic_load_explicit(&s->state, memory_order_relaxed) == HM_SLOT_EMPTY);
+  hm_os_purge((void *)HM_UNHIDE(s->start), HM_SLAB_SIZE);
+  s->ss->unused_slots |= 1u << s->index;
+  pst.purge_calls++;
+  pst.purged_bytes += HM_SLAB_SIZE;
+  pst.slots_purged++;
+}
+
+static bool slot_still_free(const hm_slab *s, uint64_t at_ns);
+
+static void slot_queue(hm_slab *s) {
+  s->freed_at_ns = hm_now_ns();
+  if (ring_len == SLOT_RING) {
+    if (slot_still_free(slot_ring[ring_first].s, slot_ring[ring_first].at_ns))
+      slot_purge(slot_ring[ring_first].s);
+    ring_first = (ring_first + 1) % SLOT_RING;
+    ring_len--;
+  }
+  slot_ring[(ring_first + ring_len) % SLOT_RING].s = s;
+  slot_ring[(ring_first + ring_len) % SLOT_RING].at_ns = s->freed_at_ns;
+  ring_len++;
+}
+
+static bool slot_still_free(const hm_slab *s, uint64_t at_ns) {
+  const hm_superslab *ss = s->ss;
+  uint32_t bit = 1u << s->index;
+  return ss->where == HM_SS_PARTIAL && s->freed_at_ns == at_ns && (ss->free_slots & bit) != 0 &&
+         (ss->unused_slots & bit) == 0;
+}
+
+static void purge_slots_locked(uint64_t now) {
+  unsigned done = 0;
+  for (unsigned steps = 0; ring_len != 0 && done < SLOT_BATCH && steps < 4 * SLOT_BATCH; steps++) {
+    hm_slab *s = slot_ring[ring_first].s;
+    uint64_t at = slot_ring[ring_first].at_ns;
+    if (slot_still_free(s, at)) {
+      if (now < at || now - at < purge_ns) return;
+      slot_purge(s);
+      done++;
+    }
+    ring_first = (ring_first + 1) % SLOT_RING;
+    ring_len--;
+  }
+}
+
+/* Both purges, one clock read, nothing to do the common case. */
+static void purge_all_locked(void) {
+  if (purge_next == NULL && ring_len == 0) return;
+  uint64_t now = hm_now_ns();
+  if (purge_next != NULL) purge_locked(now);
+  if (ring_len != 0) purge_slots_locked(now);
+}
+
 static size_t enforce_limits_locked(void) {
   victims v = {.n = 0};
   size_t total = 0;
@@ -151,6 +251,7 @@ static size_t enforce_limits_locked(void) {
     more = cache_collect(&v, now);
     total += unmap_victims(&v);
   } while (more);
+  purge_all_locked();
   return total;
 }
 
@@ -158,15 +259,17 @@ static void cache_push_locked(hm_superslab *ss, bool prewarmed) {
   HAK_INVARIANT(ss->active == 0 && ss->free_slots == ALL_SLOTS && ss->where != HM_SS_CACHED);
   ss->where = HM_SS_CACHED;
   ss->prewarmed = prewarmed;
+  ss->purged = 0;
   ss->cached_at_ns = hm_now_ns();
   hm_ss_list_push_head(&cache_list, ss);
+  if (purge_next == NULL) purge_next = ss;   /* every older entry is purged */
 }
 
 static hm_superslab *cache_pop_locked(void) {
   hm_superslab *ss = cache_list.head;
   if (ss == NULL) return NULL;
   if (atomic_load_explicit(&hm_prewarm_bypass, memory_order_acquire) != 0) pst.pops_in_bypass++;
-  hm_ss_list_remove(&cache_list, ss);
+  cache_unlink(ss);
   ss->where = 0;
   ss->prewarmed = 0;
   return ss;
@@ -188,6 +291,7 @@ static hm_superslab *ss_acquire_locked(void) {
 /* ---- slots -------------------------------------------------------------------------------------- */
 hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
   hm_lock_take(&pool_lock, HM_HOLD_POOL);
+  purge_all_locked();
   hm_superslab *ss = partial_list.head;
   if (ss == NULL) {
     ss = ss_acquire_locked();
@@ -248,6 +352,9 @@ void hm_pool_release_slab(hm_slab *s) {
     hm_ss_list_remove(&partial_list, ss);
     cache_push_locked(ss, false);
     enforce_limits_locked();
+  } else {
+    slot_queue(s);
+    purge_all_locked();
   }
   hm_lock_drop(&pool_lock, HM_HOLD_POOL);
 }
@@ -399,6 +506,10 @@ size_t hm_pool_trim(void) {
   size_t total = 0;
   victims v = {.n = 0};
   hm_lock_take(&pool_lock, HM_HOLD_POOL);
+  for (hm_superslab *ss = partial_list.head; ss != NULL; ss = ss->next)
+    for (uint32_t dirty = ss->free_slots & ~ss->unused_slots; dirty != 0; dirty &= dirty - 1)
+      slot_purge(&ss->slabs[__builtin_ctz(dirty)]);
+  ring_len = 0;
   while (cache_list.tail != NULL) {
     while (v.n < HM_EVICT_BATCH && cache_list.tail != NULL) cache_take(cache_list.tail, &v, &pst.ev_trim);
     total += unmap_victims(&v);
@@ -407,10 +518,18 @@ size_t hm_pool_trim(void) {
   return total;
 }
 
+/* For the other tiers' slow paths (large alloc and free): purge what is due, if anything. */
+void hm_pool_purge(void) {
+  hm_lock_take(&pool_lock, HM_HOLD_POOL);
+  purge_all_locked();
+  hm_lock_drop(&pool_lock, HM_HOLD_POOL);
+}
+
 void hm_pool_init(void) {
   max_cached = hm_cfg.max_cached;
   max_bytes = hm_cfg.max_memory_mb << 20;
   ttl_ns = hm_cfg.ttl_sec * SEC_NS;
+  purge_ns = hm_cfg.purge_delay_ms * (SEC_NS / 1000);
 }
 
 static bool ss_is_mid(const hm_superslab *ss) {
@@ -444,6 +563,11 @@ void hm_pool_stats(hak_stats_t *st) {
   st->limit_max_cached = max_cached;
   st->limit_max_bytes = max_bytes;
   st->limit_ttl_sec = ttl_ns / SEC_NS;
+  st->ss_cached_purged = cache_purged;
+  st->purge_calls += pst.purge_calls;
+  st->purged_bytes += pst.purged_bytes;
+  st->purge_delay_ms = purge_ns / (SEC_NS / 1000);
+  st->slots_purged = pst.slots_purged;
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next) {
     if (ss->active == 0 || ss_is_mid(ss)) continue;
     for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
@@ -523,11 +647,19 @@ bool hm_pool_is_valid(const char **why) {
   if (cached + partial + full != n || full != ss_full) FAIL("pool: list counts do not add up");
   n = 0;
   uint64_t prev_at = UINT64_MAX;
+  size_t purged = 0;
+  const hm_superslab *oldest_unpurged = NULL;
   for (hm_superslab *ss = cache_list.head; ss != NULL; ss = ss->next) {
     if (++n > cache_list.len || ss->where != HM_SS_CACHED) FAIL("cache: list and count disagree");
     if (ss->cached_at_ns > prev_at) FAIL("cache: not ordered newest to oldest");
     prev_at = ss->cached_at_ns;
+    if (!ss->purged && purged != 0) FAIL("purge: an unpurged cache entry older than a purged one");
+    if (ss->purged && ss->unused_slots != ALL_SLOTS) FAIL("purge: a purged SuperSlab has used slots");
+    purged += ss->purged;
+    if (!ss->purged) oldest_unpurged = ss;
   }
+  if (purged != cache_purged || oldest_unpurged != purge_next)
+    FAIL("purge: purged count or cursor disagrees with the cache");
   if (n != cache_list.len || n != cached) FAIL("cache: entry count disagrees with the list");
   if (cache_list.len > max_cached) FAIL("cache: more entries than max_cached");
   if ((uint64_t)cache_list.len * HM_SS_SIZE > max_bytes) FAIL("cache: more bytes than the memory limit");

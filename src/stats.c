@@ -139,6 +139,10 @@ static void report(int fd) {
           "%llu by trim; limits %llu SuperSlabs, %llu MiB, %llu s\n",
       U(st.cache_hits), U(st.cache_misses), U(st.evict_count), U(st.evict_bytes), U(st.evict_ttl),
       U(st.evict_trim), U(st.limit_max_cached), U(st.limit_max_bytes >> 20), U(st.limit_ttl_sec));
+  say(&o, "  purge: %llu calls, %llu MiB given back (%llu empty slots of SuperSlabs in use); purged "
+          "now %llu of %llu cached SuperSlabs, %llu of %llu cached large mappings; delay %llu ms\n",
+      U(st.purge_calls), U(st.purged_bytes >> 20), U(st.slots_purged), U(st.ss_cached_purged),
+      U(st.ss_cached), U(st.large_cached_purged), U(st.large_cached), U(st.purge_delay_ms));
   say(&o, "  remote frees %llu, slabs adopted %llu\n", U(st.remote_frees), U(st.slabs_adopted));
   say(&o, "  system calls: mmap %llu, munmap %llu, mremap %llu, madvise %llu, mprotect %llu\n",
       U(st.mmap_calls), U(st.munmap_calls), U(st.mremap_calls), U(st.madvise_calls),

@@ -86,6 +86,7 @@ done
 "$L" --help | grep -q 'hakmem run' || fail "hakmem --help"
 HAKMEM_HARDEN=nope "$L" env >"$WORK/env" || fail "hakmem env"
 for v in HAKMEM_SUPERSLAB_MAX_CACHED HAKMEM_SUPERSLAB_MAX_MEMORY_MB HAKMEM_SUPERSLAB_TTL_SEC \
+         HAKMEM_PURGE_DELAY_MS HAKMEM_PURGE_MADV_FREE \
          HAKMEM_PREWARM_SUPERSLABS HAKMEM_PREWARM_SUPERSLABS_C7 HAKMEM_HARDEN HAKMEM_STATS HAKMEM_STATS_FILE; do
   grep -q "^$v " "$WORK/env" || { cat "$WORK/env"; fail "hakmem env does not list $v"; }
 done

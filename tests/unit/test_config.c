@@ -30,7 +30,7 @@ static int load(char **env) {
 
 static void reset(void) {
   hm_cfg = (hm_config){.max_cached = HM_DEF_MAX_CACHED, .max_memory_mb = HM_DEF_MAX_MEMORY_MB,
-                       .ttl_sec = HM_DEF_TTL_SEC};
+                       .ttl_sec = HM_DEF_TTL_SEC, .purge_delay_ms = HM_DEF_PURGE_DELAY_MS};
 }
 
 int main(void) {
@@ -80,6 +80,25 @@ int main(void) {
   for (int k = 0; k < HAK_TINY_CLASSES; k++) CHECK(hm_cfg.prewarm[k] == 0);
   CHECK(hm_cfg.max_cached == HM_DEF_MAX_CACHED);
   CHECK(load((char *[]){NULL}) == 0 && load(NULL) == 0);
+  /* the purge delay: taken in range, one warning naming it, the value and the default otherwise */
+  const char *bad_delay[] = {"3600001", "-5", "1s", "", "99999999999999999999"};
+  for (size_t i = 0; i < sizeof bad_delay / sizeof bad_delay[0]; i++) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "HAKMEM_PURGE_DELAY_MS=%s", bad_delay[i]);
+    reset();
+    hm_cfg.purge_delay_ms = 7;
+    CHECK(load((char *[]){buf, NULL}) == 1, "value '%s': %s", bad_delay[i], captured);
+    CHECK(hm_cfg.purge_delay_ms == HM_DEF_PURGE_DELAY_MS, "value '%s' not replaced", bad_delay[i]);
+    char want[160];
+    snprintf(want, sizeof want, "hakmem: HAKMEM_PURGE_DELAY_MS=\"%s\" is not a whole number in [0, 3600000]; "
+             "using the default %u\n", bad_delay[i], HM_DEF_PURGE_DELAY_MS);
+    CHECK(strcmp(captured, want) == 0, "message: %s", captured);
+  }
+  reset();
+  CHECK(load((char *[]){"HAKMEM_PURGE_DELAY_MS=0", "HAKMEM_PURGE_MADV_FREE=1", NULL}) == 0, "%s", captured);
+  CHECK(hm_cfg.purge_delay_ms == 0 && hm_cfg.purge_madv_free == 1);
+  CHECK(load((char *[]){"HAKMEM_PURGE_DELAY_MS=3600000", "HAKMEM_PURGE_MADV_FREE=2", NULL}) == 1, "%s", captured);
+  CHECK(hm_cfg.purge_delay_ms == 3600000 && hm_cfg.purge_madv_free == 0, "%s", captured);
   reset();
   printf("config: ok\n");
   return 0;
