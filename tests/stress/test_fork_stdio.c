@@ -4,7 +4,8 @@
  * fflush(NULL) holds the list lock waiting for the FILE lock, the reader holds the FILE lock
  * waiting for an allocator lock, and the forker holds that one waiting for the list lock.
  * Built against the libc names only (getline calls malloc). A watchdog turns a hang into a
- * failure after WATCHDOG_S seconds. */
+ * failure after WATCHDOG_S seconds. The live set is one line buffer: RSS and the mapping count
+ * after the run stay within a slack of what they were after the first second. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -69,6 +70,24 @@ static void *reader(void *arg) {
   return arg;
 }
 
+static long count_lines(const char *file) {
+  FILE *f = fopen(file, "r");
+  CHECK(f != NULL);
+  long n = 0;
+  for (int c; (c = fgetc(f)) != EOF;) n += c == '\n';
+  fclose(f);
+  return n;
+}
+
+static long rss_kib(void) {
+  long pages = 0, rss = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  CHECK(f != NULL);
+  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+  fclose(f);
+  return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 int main(void) {
   int fd = mkstemp(path);
   CHECK(fd >= 0);
@@ -85,10 +104,17 @@ int main(void) {
   pthread_create(&t[0], NULL, forker, NULL);
   pthread_create(&t[1], NULL, flusher, NULL);
   pthread_create(&t[2], NULL, reader, NULL);
-  struct timespec d = {RUN_S, 0};
-  nanosleep(&d, NULL);
+  struct timespec one = {1, 0}, rest = {RUN_S - 1, 0};
+  nanosleep(&one, NULL);
+  long maps1 = count_lines("/proc/self/maps"), rss1 = rss_kib();
+  nanosleep(&rest, NULL);
+  long maps2 = count_lines("/proc/self/maps"), rss2 = rss_kib();
   atomic_store(&stop, 1);
   for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+  printf("fork_stdio: mappings %ld -> %ld, RSS %ld -> %ld KiB (after 1 s and at the end)\n", maps1, maps2,
+         rss1, rss2);
+  CHECK(maps2 <= maps1 + 64, "mappings grew from %ld to %ld", maps1, maps2);
+  CHECK(rss2 <= rss1 + 8192, "RSS grew from %ld to %ld KiB", rss1, rss2);
   alarm(0);
   unlink(path);
   CHECK(forks > 0 && flushes > 0 && lines_read > 0);
