@@ -395,16 +395,24 @@ static hm_slab *heap_find_slab(hm_heap *h, unsigned cls) {
   heap_collect_if(h);
   hm_slab *cur = h->cur[cls];
   if (cur != NULL && cur->free != NULL) return cur;
-  hm_slab *s = h->list[cls], *fresh = NULL;   /* fresh: a slab with blocks never carved */
+  /* of the first few slabs, the one with the most free blocks: freed blocks spread over many
+   * slabs, and taking the first with any would leave the next malloc in the slow path again */
+  hm_slab *s = h->list[cls], *fresh = NULL, *best = NULL;   /* fresh: blocks never carved */
+  uint32_t most = 0;
   for (unsigned i = 0; s != NULL && i < HM_SCAN_SLABS; i++) {
     hm_slab *next = s->next;
     if (s != cur) {
-      if (s->free != NULL) return s;
-      if (s->carved == s->capacity) list_move_tail(h, s);
-      else if (fresh == NULL) fresh = s;
+      uint32_t n = (uint32_t)s->carved - s->used - s->quarantined;   /* len(free) */
+      if (n > most) {
+        most = n;
+        best = s;
+      }
+      if (n == 0 && s->carved == s->capacity) list_move_tail(h, s);
+      else if (n == 0 && fresh == NULL) fresh = s;
     }
     s = next;
   }
+  if (best != NULL) return best;
   if (cur != NULL && cur->carved < cur->capacity) fresh = cur;
   if (fresh != NULL) {
     slab_carve(fresh);
