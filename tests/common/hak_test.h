@@ -136,4 +136,22 @@ static inline size_t pattern_find_bad(const void *p, size_t n, uint64_t tag) {
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
+/* The process's resident set (KiB) and its number of mappings (lines of /proc/self/maps). */
+static inline long test_rss_kib(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  CHECK(f != NULL, "cannot open /proc/self/statm");
+  long size = 0, res = 0;
+  CHECK(fscanf(f, "%ld %ld", &size, &res) == 2, "cannot parse /proc/self/statm");
+  fclose(f);
+  return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+static inline long test_maps_count(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  CHECK(f != NULL, "cannot open /proc/self/maps");
+  long n = 0;
+  for (int c; (c = fgetc(f)) != EOF;) n += c == '\n';
+  fclose(f);
+  return n;
+}
+
 #endif

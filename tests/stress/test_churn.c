@@ -52,15 +52,6 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-static long rss_kib(void) {
-  long pages = 0, rss = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f == NULL) return 0;
-  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-  fclose(f);
-  return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static int env_int(const char *name, int def) {
   const char *v = getenv(name);
   return v && *v ? atoi(v) : def;
@@ -85,7 +76,7 @@ int main(void) {
       if ((r >> 8) & 1) API(free)(atomic_exchange(&transfer[i], NULL));
     }
     hak_stats_t s = st();
-    long rss = rss_kib();
+    long rss = test_rss_kib();
     if (s.counted_allocs != 0) {   /* HAKMEM_STATS=1: quiescent here, so the counts are exact */
       uint64_t live = s.small_live_blocks + s.mid_live + s.large_live;
       uint64_t bytes = s.small_live_bytes + s.mid_live_bytes + s.large_live_bytes;

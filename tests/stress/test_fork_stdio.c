@@ -70,24 +70,6 @@ static void *reader(void *arg) {
   return arg;
 }
 
-static long count_lines(const char *file) {
-  FILE *f = fopen(file, "r");
-  CHECK(f != NULL);
-  long n = 0;
-  for (int c; (c = fgetc(f)) != EOF;) n += c == '\n';
-  fclose(f);
-  return n;
-}
-
-static long rss_kib(void) {
-  long pages = 0, rss = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  CHECK(f != NULL);
-  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
-  fclose(f);
-  return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 int main(void) {
   int fd = mkstemp(path);
   CHECK(fd >= 0);
@@ -106,9 +88,9 @@ int main(void) {
   pthread_create(&t[2], NULL, reader, NULL);
   struct timespec one = {1, 0}, rest = {RUN_S - 1, 0};
   nanosleep(&one, NULL);
-  long maps1 = count_lines("/proc/self/maps"), rss1 = rss_kib();
+  long maps1 = test_maps_count(), rss1 = test_rss_kib();
   nanosleep(&rest, NULL);
-  long maps2 = count_lines("/proc/self/maps"), rss2 = rss_kib();
+  long maps2 = test_maps_count(), rss2 = test_rss_kib();
   atomic_store(&stop, 1);
   for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
   printf("fork_stdio: mappings %ld -> %ld, RSS %ld -> %ld KiB (after 1 s and at the end)\n", maps1, maps2,

@@ -26,25 +26,6 @@ static long read_long(const char *path, long fallback) {
   return v;
 }
 
-static long maps_count(void) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  CHECK(f != NULL, "cannot open /proc/self/maps");
-  long n = 0;
-  int c;
-  while ((c = fgetc(f)) != EOF) n += c == '\n';
-  fclose(f);
-  return n;
-}
-
-static long rss_kib(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  CHECK(f != NULL, "cannot open /proc/self/statm");
-  long size = 0, res = 0;
-  CHECK(fscanf(f, "%ld %ld", &size, &res) == 2, "cannot parse /proc/self/statm");
-  fclose(f);
-  return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static long env_or(const char *name, long fallback) {
   const char *s = getenv(name);
   return s && *s ? strtol(s, NULL, 10) : fallback;
@@ -68,12 +49,12 @@ int main(void) {
       errno = 0;
       p[i] = API(malloc)(BLOCK);
       CHECK(p[i] != NULL, "round %ld: malloc(%u) number %ld returned NULL (errno %d), %ld mappings",
-            r, BLOCK, i, errno, maps_count());
+            r, BLOCK, i, errno, test_maps_count());
       ((volatile char *)p[i])[i % BLOCK] = (char)r;
     }
-    long live_maps = maps_count();
+    long live_maps = test_maps_count();
     for (long i = 0; i < n; i++) API(free)(p[i]);
-    long maps = maps_count(), rss = rss_kib();
+    long maps = test_maps_count(), rss = test_rss_kib();
     printf("round %ld: %ld mappings with the blocks live, %ld after the frees, RSS %ld KiB\n", r,
            live_maps, maps, rss);
     CHECK(live_maps < max_maps / 2, "round %ld: %ld mappings for %ld live blocks (limit %ld / 2)", r,
