@@ -233,6 +233,7 @@ void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s);
 void hm_slab_init(hm_slab *s, unsigned cls);
 void hm_heap_flush(hm_heap *h);
 void hm_heap_key_init(void);
+void *hm_heap_alloc(unsigned cls);   /* a block of cls from the thread's heap; NULL: no memory */
 HM_INLINE uint64_t hm_xorshift64(uint64_t x) {   /* one step of Marsaglia's xorshift64 */
   x ^= x << 13;
   x ^= x >> 7;
@@ -251,7 +252,7 @@ void *hm_small_alloc_aligned(size_t size, size_t align, unsigned cls);
 extern _Atomic uint64_t hm_remote_free_count;
 extern _Atomic uint64_t hm_adopt_count;
 
-/* ---- hardening levels (harden.c; per-block mitigations in heap.c) ------------------------------- */
+/* ---- hardening levels (harden.c; per-block mitigations in mitigate.c) ------------------------------- */
 enum {
   HM_MIT_RANDOM = 1u,       /* randomised order of freshly carved blocks */
   HM_MIT_CANARY = 2u,       /* canary bytes in the slack after the request, checked on free */
@@ -277,6 +278,8 @@ void hm_count_free(unsigned cls, size_t bytes);
 void hm_count_resize(size_t old_bytes, size_t new_bytes);   /* a block's usable bytes changed */
 void hm_stats_init(void);
 void hm_pool_class_live(uint64_t live[HM_CLASSES]);
+/* mitigate.c */
+void hm_quarantine_flush(hm_heap *h);
 void *hm_strict_malloc(size_t size, size_t align);
 void hm_strict_free(void *p, hm_slab *s, bool local);
 size_t hm_strict_requested(const void *p, const hm_slab *s);
