@@ -85,11 +85,12 @@ static void free_checked(void *p, size_t size, size_t align, const char *what) {
              what, p);
     HM_CHECK(align <= o.large->align, what, p);
   } else if (o.mid != NULL) {
-    HM_CHECK(size <= o.mid->mid_size && size > o.mid->mid_size / 2 && align <= HM_PAGE_SIZE, what, p);
+    size_t usable = o.mid->mid_size - HM_CANARY;
+    HM_CHECK(size <= usable && size > usable / 2 && align <= HM_PAGE_SIZE, what, p);
   } else if (hm_mit & HM_MIT_CANARY) {
     HM_CHECK(hm_strict_size_ok(p, o.slab, size, align), what, p);   /* the exact request is known */
   } else {
-    size_t usable = o.slab->block_size;
+    size_t usable = o.slab->block_size - HM_CANARY;
     bool ok = align > 8 ? hm_aligned_class(size, align) == (int)o.slab->cls
                         : size <= usable && (size > usable / 2 || usable <= 16);
     HM_CHECK(ok, what, p);
@@ -112,7 +113,7 @@ HAK_API void *hak_calloc(size_t n, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (total > HM_SMALL_MAX) {
+  if (total > HM_SMALL_REQ_MAX) {
     hm_ensure_init();
     if (!hm_mid_serves(total)) return hm_large_alloc(total, HM_PAGE_SIZE, true);
     void *p = hm_mid_alloc(total);
@@ -124,12 +125,18 @@ HAK_API void *hak_calloc(size_t n, size_t size) {
   return p;
 }
 
-/* The bytes the program may use: a large block's pages; a small block's class size, or its exact
- * request when canaries guard the rest. */
+/* The bytes the program may use: a large block's pages; a small or medium block up to its end
+ * canary, or a small block's exact request when the strict canaries guard the rest. */
 static size_t usable_of(void *p, owner_info o) {
   if (o.large) return o.large->usable;
-  if (o.mid) return o.mid->mid_size;
-  return (hm_mit & HM_MIT_CANARY) ? hm_strict_requested(p, o.slab) : o.slab->block_size;
+  if (o.mid) return o.mid->mid_size - HM_CANARY;
+  return (hm_mit & HM_MIT_CANARY) ? hm_strict_requested(p, o.slab) : o.slab->block_size - HM_CANARY;
+}
+
+/* The end canary of a small or medium block that realloc keeps or copies from. */
+static void canary_check(void *p, owner_info o) {
+  size_t bs = o.mid ? o.mid->mid_size : o.slab ? o.slab->block_size : 0;
+  if (bs != 0 && !hm_canary_ok(p, bs)) hm_canary_bad(p);
 }
 
 HAK_API void *hak_realloc(void *p, size_t size) {
@@ -140,9 +147,10 @@ HAK_API void *hak_realloc(void *p, size_t size) {
   }
   owner_info o = owner_of(p, "invalid pointer passed to realloc",
                           "freed pointer passed to realloc");
+  canary_check(p, o);
   size_t usable = usable_of(p, o);
   if (o.large != NULL) {
-    if (size > HM_SMALL_MAX) {
+    if (size > HM_SMALL_REQ_MAX) {
       void *q = hm_large_realloc(o.large, p, size);
       if (q != NULL) return q;
       if (PAGE_ROUND(size) > usable) {
@@ -187,7 +195,7 @@ static void *alloc_aligned(size_t align, size_t size) {
   int cls = hm_aligned_class(size, align);
   if (cls >= 0) {
     void *p = hm_small_alloc_aligned(size, align, (unsigned)cls);
-    if (p != NULL) hm_san_alloc(p, size, hm_class_size[cls], false);
+    if (p != NULL) hm_san_alloc(p, size, hm_class_size[cls] - HM_CANARY, false);
     return p;
   }
   hm_ensure_init();

@@ -16,8 +16,11 @@
 #define HM_MIN_BLOCK        8u
 #define HM_MAX_BLOCKS       (HM_SLAB_SIZE / HM_MIN_BLOCK) /* 8192 blocks in an 8-byte slab */
 #define HM_BITMAP_WORDS     (HM_MAX_BLOCKS / 64)          /* 128: 1 bit per 8-byte granule */
-#define HM_SMALL_MAX        32768u                   /* larger requests: the medium tier */
-#define HM_MID_MAX          (512u << 10)             /* larger still: their own mapping */
+#define HM_SMALL_MAX        32768u                   /* the largest small block */
+#define HM_CANARY           8u                       /* a keyed word at the end of every small and medium block */
+#define HM_SMALL_REQ_MAX    (HM_SMALL_MAX - HM_CANARY) /* larger requests: the medium tier */
+#define HM_MID_MAX          (512u << 10)             /* the largest medium block */
+#define HM_MID_REQ_MAX      (HM_MID_MAX - HM_CANARY) /* larger requests: their own mapping */
 #define HM_MID_CLASSES      16                       /* 40 KiB .. 512 KiB, four per power of two */
 #define HM_CLASSES          41                       /* src/class_table.h */
 #define HM_ADDR_BITS        47                       /* user address space the registry covers */

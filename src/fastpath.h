@@ -2,7 +2,8 @@
  * inlined into both the hak_* API (api.c) and the libc names (shim.c). Everything rare is a call
  * to a noinline function in heap.c or api.c.
  *   malloc: class table -> the thread's current slab for the class -> pop its free list.
- *   free:   registry -> slab -> owned by this thread? -> bit test -> push to the slab's free list.
+ *   free:   registry -> slab -> owned by this thread? -> bit test -> end canary -> push to the
+ *           slab's free list.
  * No lock, no atomic read-modify-write, no system call, no division. */
 #ifndef HM_FASTPATH_H
 #define HM_FASTPATH_H
@@ -13,7 +14,7 @@ void hm_free_other(void *p, uintptr_t entry);
 void hm_realloc_free(void *p);   /* the shim's realloc(p, 0): checks p as realloc does, frees it */
 
 HM_INLINE void *hm_malloc_fast(size_t size) {
-  if (hm_unlikely(size > HM_SMALL_MAX)) return hm_malloc_large(size);
+  if (hm_unlikely(size > HM_SMALL_REQ_MAX)) return hm_malloc_large(size);
   unsigned cls = hm_size_class(size);
   hm_slab *s = hm_tl_cur[cls];             /* &hm_empty_slab until the class has a slab */
   hm_block *b = s->free;
@@ -55,9 +56,14 @@ HM_INLINE void hm_free_fast(void *p) {
     hm_free_bad(p, s);   /* double free or not a block start: does not return */
     return;
   }
+  uint32_t bs = s->block_size;
+  if (hm_unlikely(!hm_canary_ok(p, bs))) {
+    hm_canary_bad(p);   /* an overflow past p's usable size or into the block after: no return */
+    return;
+  }
   *w = word & ~(1ull << bit);
   hm_block *b = (hm_block *)p;
-  hm_san_free(p, s->block_size);
+  hm_san_free(p, bs - HM_CANARY);
   hm_san_open(b, sizeof *b);
   b->next_enc = hm_encode(s->free, b);
   hm_san_close(b, sizeof *b);
@@ -72,8 +78,8 @@ HM_INLINE void hm_free_fast(void *p) {
 HM_INLINE void *hm_malloc_entry(size_t size) {
   void *p = hm_malloc_fast(size);
 #if HM_SAN_ANY
-  if (p != NULL && size <= HM_SMALL_MAX)
-    hm_san_alloc(p, size, hm_class_size[hm_size_class(size)], false);
+  if (p != NULL && size <= HM_SMALL_REQ_MAX)
+    hm_san_alloc(p, size, hm_class_size[hm_size_class(size)] - HM_CANARY, false);
 #endif
   return p;
 }

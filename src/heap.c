@@ -84,6 +84,9 @@ static void slab_carve(hm_slab *s) {
   hm_san_open((void *)first, bytes);
   if (hm_mit & HM_MIT_REUSE_CHECK) memset((void *)first, 0, bytes);   /* a reused slot is dirty */
   const uintptr_t key = hm_secret;   /* read once: the stores below could alias it otherwise */
+  const uintptr_t ckey = hm_canary_key;
+  /* each block's end canary, then its link (class 0: the link overwrites the canary, which
+   * malloc writes when it hands the block out) */
   hm_heap *h = hm_tl_self;
   uintptr_t head = first, b = first;
   if ((hm_mit & HM_MIT_RANDOM) && h != HM_NO_HEAP && n > 1) {
@@ -110,12 +113,17 @@ static void slab_carve(hm_slab *s) {
     succ[order[n - 1]] = 0;   /* the tail: overwritten with the end of the list below */
     for (uint32_t k = 0; k < n; k++, b += bs) {
       uintptr_t next = first + (uintptr_t)succ[k] * bs;
+      *(uintptr_t *)(b + bs - HM_CANARY) = b ^ ckey;   /* hm_canary_of */
       ((hm_block *)b)->next_enc = next ^ key ^ b;   /* hm_encode */
     }
     head = first + (uintptr_t)order[0] * bs;
     b = first + (uintptr_t)order[n - 1] * bs;
   } else {
-    for (uint32_t k = 1; k < n; k++, b += bs) ((hm_block *)b)->next_enc = (b + bs) ^ key ^ b;
+    for (uint32_t k = 1; k < n; k++, b += bs) {
+      *(uintptr_t *)(b + bs - HM_CANARY) = b ^ ckey;
+      ((hm_block *)b)->next_enc = (b + bs) ^ key ^ b;
+    }
+    *(uintptr_t *)(b + bs - HM_CANARY) = b ^ ckey;   /* the tail's */
   }
   ((hm_block *)b)->next_enc = key ^ b;   /* the tail ends the list: hm_encode(NULL, b) */
   hm_san_close((void *)first, bytes);
@@ -381,11 +389,17 @@ void hm_heap_late_lock(void) { hm_lock_take(&late_lock, HM_HOLD_LATE); }
 void hm_heap_late_unlock(void) { hm_lock_drop(&late_lock, HM_HOLD_LATE); }
 void hm_heap_late_atfork_reset(void) { pthread_mutex_init(&late_lock, NULL); }
 
+/* The fast path's view of a current slab: empty for class 0 (malloc(0) writes the block's
+ * canary on the slow path) and under strict levels. */
+static hm_slab *cur_view(unsigned cls, hm_slab *s) {
+  return (s == NULL || cls == 0 || (hm_mit & HM_MIT_PER_BLOCK)) ? &hm_empty_slab : s;
+}
+
 /* The class's current slab: the heap's record, and (for the calling thread's own heap) the fast
  * path's view of it. */
 static void set_cur(hm_heap *h, unsigned cls, hm_slab *s) {
   h->cur[cls] = s;
-  if (h == hm_tl_self) hm_tl_cur[cls] = (s == NULL || (hm_mit & HM_MIT_PER_BLOCK)) ? &hm_empty_slab : s;
+  if (h == hm_tl_self) hm_tl_cur[cls] = cur_view(cls, s);
 }
 
 /* ---- malloc slow path ------------------------------------------------------------------------------ */
@@ -476,17 +490,20 @@ HM_NOINLINE void *hm_heap_malloc_slow(unsigned cls, size_t size) {
   if (hm_unlikely(hm_mit & HM_MIT_PER_BLOCK)) return hm_strict_malloc(size, 1);
   void *p = hm_heap_alloc(cls);
   if (p == NULL) errno = ENOMEM;
+  else if (cls == 0) hm_canary_set(p, HM_MIN_BLOCK);   /* malloc(0): the whole block */
   return p;
 }
 
-/* The class serving `need` bytes at alignment `align`: the first class holding max(need, align)
- * whose block size is a multiple of `align` (blocks sit at multiples of their size from a 64 KiB-
- * aligned slab start; every class is a multiple of 8). -1: the large tier. */
+/* The class serving `need` bytes at alignment `align`: the first class whose blocks hold `need`
+ * and the end canary, at least `align` bytes, and whose block size is a multiple of `align`
+ * (blocks sit at multiples of their size from a 64 KiB-aligned slab start; every class is a
+ * multiple of 8). -1: the large tier. */
 int hm_aligned_class(size_t need, size_t align) {
   HAK_ASSERT(align >= 1);
-  size_t n = need > align ? need : align;
+  if (need > HM_SMALL_REQ_MAX) return -1;
+  size_t n = need + HM_CANARY > align ? need + HM_CANARY : align;
   if (n > HM_SMALL_MAX) return -1;
-  for (unsigned cls = hm_size_class(n); cls < HM_CLASSES; cls++)
+  for (unsigned cls = hm_class_lut[(n + 7) >> 3]; cls < HM_CLASSES; cls++)
     if (hm_class_size[cls] % align == 0) return (int)cls;
   return -1;
 }
@@ -534,8 +551,9 @@ HM_NOINLINE void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s) {
   uintptr_t off = (uintptr_t)p & (HM_SLAB_SIZE - 1);
   uint32_t idx = hm_block_index(s, (uintptr_t)p);
   if ((uintptr_t)idx * s->block_size != off || idx >= s->capacity) hm_fatal("invalid free", p);
+  if (hm_unlikely(!hm_canary_ok(p, s->block_size))) hm_canary_bad(p);
   if (hm_mit & HM_MIT_PER_BLOCK) hm_strict_free(p, s, false);   /* canary check, zeroing */
-  hm_san_free(p, s->block_size);
+  hm_san_free(p, s->block_size - HM_CANARY);
   atomic_fetch_add_explicit(&s->remote_n, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&hm_remote_free_count, 1, memory_order_relaxed);
   remote_free(s, p);
@@ -655,7 +673,7 @@ bool hm_heap_is_valid(hm_heap *h, const char **why) {
   for (unsigned cls = 0; cls < HM_CLASSES; cls++) {
     uint32_t n = 0;
     bool cur_found = h->cur[cls] == NULL;
-    hm_slab *view = (h->cur[cls] == NULL || (hm_mit & HM_MIT_PER_BLOCK)) ? &hm_empty_slab : h->cur[cls];
+    hm_slab *view = cur_view(cls, h->cur[cls]);
     if (hm_tl_cur[cls] != view) {
       *why = "thread cache: the fast path's view disagrees with the heap's current slab";
       return false;

@@ -216,7 +216,7 @@ extern _Atomic uint32_t hm_prewarm_bypass;
 
 /* ---- heap.c: size classes, thread heaps, small malloc/free ------------------------------------ */
 extern const uint32_t hm_class_size[HM_CLASSES];
-extern const uint8_t hm_class_lut[HM_SMALL_MAX / 8 + 1];
+extern const uint8_t hm_class_lut[HM_SMALL_MAX / 8 + 1];   /* by (need + 7) / 8 */
 /* The calling thread's heap (hm_tl_self; HM_NO_HEAP before its first allocation and after its
  * exit) and the fast paths' view of it: hm_tl_heap and, per class, hm_tl_cur (the slab to pop
  * from; &hm_empty_slab, whose free list is always empty, when there is none). The views equal
@@ -294,7 +294,7 @@ bool hm_large_crowded(void);   /* large.c: its mappings have reached the mapping
 /* The medium tier serves 32 KiB < size <= 512 KiB at the off and fast levels, and at the strict
  * ones too once the large tier is at its mapping budget (each large block is a mapping). */
 HM_INLINE bool hm_mid_serves(size_t size) {
-  return size > HM_SMALL_MAX && size <= HM_MID_MAX &&
+  return size > HM_SMALL_REQ_MAX && size <= HM_MID_REQ_MAX &&
          (!(hm_mit & HM_MIT_STRICT) || hm_large_crowded());
 }
 void *hm_mid_alloc(size_t size);                /* NULL with errno ENOMEM */
@@ -375,11 +375,41 @@ HM_INLINE void hm_ensure_init(void) {
   if (hm_unlikely(atomic_load_explicit(&hm_init_state, memory_order_acquire) != 2)) hm_init_slow();
 }
 
-/* Size class of a request of `size` <= HM_SMALL_MAX bytes: the smallest class that fits. */
+/* Size class of a request of `size` <= HM_SMALL_REQ_MAX bytes: the smallest class whose blocks
+ * hold it and the end canary. malloc(0) lands in class 0 (8 bytes: all canary). */
 HM_INLINE unsigned hm_size_class(size_t size) {
-  HAK_ASSERT(size <= HM_SMALL_MAX);
-  return hm_class_lut[(size + 7) >> 3];
+  HAK_ASSERT(size <= HM_SMALL_REQ_MAX);
+  return hm_class_lut[(size + HM_CANARY + 7) >> 3];
 }
+
+/* ---- the end canary ------------------------------------------------------------------------------
+ * The last HM_CANARY bytes of every small and medium block hold hm_canary_of(block): written when
+ * the block is carved (small) or handed out (medium, and class 0, whose whole block is the
+ * canary), checked when it is freed or reallocated, at every level. An overflow past the usable
+ * size, an underflow into the block before, or any write into a malloc(0) block changes it;
+ * without the key (getrandom, like hm_secret) a forged value matches with probability 2^-64.
+ * The canary stays in place while the block is free (the free-list link is the first word), so
+ * malloc writes nothing. */
+extern uintptr_t hm_canary_key;
+HM_INLINE uintptr_t *hm_canary_at(void *block, size_t block_size) {
+  return (uintptr_t *)((char *)block + block_size - HM_CANARY);
+}
+HM_INLINE uintptr_t hm_canary_of(const void *block) { return (uintptr_t)block ^ hm_canary_key; }
+HM_INLINE void hm_canary_set(void *block, size_t block_size) {
+  uintptr_t *c = hm_canary_at(block, block_size);
+  hm_san_open(c, HM_CANARY);
+  *c = hm_canary_of(block);
+  hm_san_close(c, HM_CANARY);
+}
+/* true if the canary of `block` is intact */
+HM_INLINE bool hm_canary_ok(void *block, size_t block_size) {
+  uintptr_t *c = hm_canary_at(block, block_size);
+  hm_san_open(c, HM_CANARY);
+  uintptr_t v = *c;
+  hm_san_close(c, HM_CANARY);
+  return (v ^ (uintptr_t)block) == hm_canary_key;
+}
+HM_COLD void hm_canary_bad(const void *p);   /* "heap buffer overflow"; does not return */
 
 /* Registry lookup: the entry of the 2 MiB chunk holding `p`, or 0. */
 HM_INLINE uintptr_t hm_registry_lookup(const void *p) {

@@ -297,7 +297,7 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   size_t usable = PAGE_ROUND(size ? size : 1);
   if (usable <= l->usable) {
     /* a shrink to under half moves (the caller copies into a smaller block); growth stays */
-    if (size <= HM_SMALL_MAX || (size < l->requested && usable < l->usable / 2)) return NULL;
+    if (size <= HM_SMALL_REQ_MAX || (size < l->requested && usable < l->usable / 2)) return NULL;
     hm_lock_take(&large_lock, HM_HOLD_LARGE);
     l->requested = size;
     hm_lock_drop(&large_lock, HM_HOLD_LARGE);

@@ -2,7 +2,8 @@
  *
  * A medium class takes a whole SuperSlab from the pool (every slot in state HM_SLOT_MID, no owner)
  * and cuts the 2 MiB into blocks of one size: four classes per power of two, 40 KiB (51 blocks)
- * to 512 KiB (4 blocks), every block 8 KiB-aligned. A 64-bit mask per SuperSlab records its free
+ * to 512 KiB (4 blocks), every block 8 KiB-aligned and ending in its end canary (HM_CANARY bytes,
+ * written by malloc, checked by free and realloc: a block serves requests up to its size - 8). A 64-bit mask per SuperSlab records its free
  * blocks, so a double free, or a pointer that is not a block start, is caught exactly. free gets
  * here from the fast path's "not my slab" branch: a MID slot is never owned.
  * Compared with a mapping per block (the large tier) a malloc/free pair makes no system call;
@@ -71,7 +72,7 @@ static unsigned pick(const hm_superslab *ss) {
 
 void *hm_mid_alloc(size_t size) {
   HAK_ASSERT(hm_mid_serves(size));
-  unsigned k = class_of(size);
+  unsigned k = class_of(size + HM_CANARY);   /* room for the end canary */
   uint32_t bs = class_size(k);
   hm_lock_take(&mid_lock, HM_HOLD_MID);
   hm_ss_list *l = &lists[k];
@@ -92,15 +93,16 @@ void *hm_mid_alloc(size_t size) {
   unsigned i = pick(ss);
   HM_STORE_RELAXED(ss->mid_free, ss->mid_free & ~(1ull << i));
   mid_live++;
-  mid_live_bytes += bs;
+  mid_live_bytes += bs - HM_CANARY;
   if (ss->mid_free == 0 && ss != l->tail) {   /* full: behind the ones with room */
     hm_ss_list_remove(l, ss);
     hm_ss_list_push_tail(l, ss);
   }
   hm_lock_drop(&mid_lock, HM_HOLD_MID);
   void *p = (void *)(HM_UNHIDE(ss->base) + (uintptr_t)i * bs);
-  if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_COUNT_MID, bs);
-  hm_san_alloc(p, size, bs, false);
+  if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_COUNT_MID, bs - HM_CANARY);
+  hm_canary_set(p, bs);
+  hm_san_alloc(p, size, bs - HM_CANARY, false);
   return p;
 }
 
@@ -132,13 +134,17 @@ void hm_mid_free(void *p, hm_superslab *ss) {
     hm_lock_drop(&mid_lock, HM_HOLD_MID);
     hm_fatal("double free", p);
   }
-  if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_COUNT_MID, bs);
-  hm_san_free(p, bs);
+  if (!hm_canary_ok(p, bs)) {
+    hm_lock_drop(&mid_lock, HM_HOLD_MID);
+    hm_canary_bad(p);
+  }
+  if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_COUNT_MID, bs - HM_CANARY);
+  hm_san_free(p, bs - HM_CANARY);
   hm_ss_list *l = &lists[class_of(bs)];
   bool was_full = ss->mid_free == 0;
   HM_STORE_RELAXED(ss->mid_free, ss->mid_free | (1ull << i));
   mid_live--;
-  mid_live_bytes -= bs;
+  mid_live_bytes -= bs - HM_CANARY;
   if (ss->mid_free == all_free(ss) && l->len > 1) {   /* empty, not the class's last: to the pool */
     hm_ss_list_remove(l, ss);
     mid_ss_n--;
@@ -206,7 +212,7 @@ bool hm_mid_is_valid(const char **why) {
       }
       seen_full |= ss->mid_free == 0;
       live += used;
-      bytes += (uint64_t)used * bs;
+      bytes += (uint64_t)used * (bs - HM_CANARY);
     }
     n += len;
     if (ok && (len != lists[k].len || lists[k].tail != last)) {

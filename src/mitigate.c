@@ -6,12 +6,14 @@
 #include "internal.h"
 
 /* ---- per-block mitigations (strict and paranoid levels) ------------------------------------------
- * A small block's last 4 bytes hold its requested size, keyed with the secret and its address;
- * the bytes between the request and that trailer hold a canary byte. free checks both, so a
+ * The 4 bytes before a small block's end canary (HM_CANARY, every level) hold its requested size,
+ * keyed with the secret and its address; the bytes between the request and that trailer hold a
+ * canary byte. free checks both, so a
  * 1-byte overflow past the request, or any write into a malloc(0) block, aborts. Freed blocks
  * are zeroed (and checked to be still zero when handed out again, at paranoid), and wait in a
  * per-thread quarantine ring before they can be reused. */
 #define TRAILER 4u
+#define END(bs) ((bs) - HM_CANARY)   /* where the end canary starts: the strict layout ends there */
 
 static uint32_t trailer_key(const void *p) { return (uint32_t)(hm_secret ^ ((uintptr_t)p >> 3)); }
 static uint8_t canary_byte(const void *p) {
@@ -20,11 +22,11 @@ static uint8_t canary_byte(const void *p) {
 
 size_t hm_strict_requested(const void *p, const hm_slab *s) {
   uint32_t t;
-  memcpy(&t, (const char *)p + s->block_size - TRAILER, TRAILER);
+  memcpy(&t, (const char *)p + END(s->block_size) - TRAILER, TRAILER);
   /* a freed block was zeroed; a live one's trailer is 0 only with probability 2^-32 */
   if (t == 0 && (hm_mit & HM_MIT_ZERO)) hm_fatal("double free", p);
   uint32_t n = t ^ trailer_key(p);
-  if (n > s->block_size - TRAILER) hm_fatal("heap buffer overflow", p);
+  if (n > END(s->block_size) - TRAILER) hm_fatal("heap buffer overflow", p);
   return n;
 }
 
@@ -44,13 +46,13 @@ static bool bytes_are(const void *p, size_t from, size_t to, uint8_t b) {
 
 static void canary_check(const void *p, const hm_slab *s) {
   size_t n = hm_strict_requested(p, s);
-  if (!bytes_are(p, n, s->block_size - TRAILER, canary_byte(p))) hm_fatal("heap buffer overflow", p);
+  if (!bytes_are(p, n, END(s->block_size) - TRAILER, canary_byte(p))) hm_fatal("heap buffer overflow", p);
 }
 
 static void canary_write(void *p, size_t n, uint32_t bs) {
-  memset((char *)p + n, canary_byte(p), bs - TRAILER - n);
+  memset((char *)p + n, canary_byte(p), END(bs) - TRAILER - n);
   uint32_t t = (uint32_t)n ^ trailer_key(p);
-  memcpy((char *)p + bs - TRAILER, &t, TRAILER);
+  memcpy((char *)p + END(bs) - TRAILER, &t, TRAILER);
 }
 
 static void push_free(hm_slab *s, void *p) {
@@ -87,16 +89,17 @@ void hm_strict_free(void *p, hm_slab *s, bool local) {
     uint64_t *w = &s->bitmap[((uintptr_t)p & (HM_SLAB_SIZE - 1)) >> 9];
     unsigned bit = (unsigned)((uintptr_t)p >> 3) & 63u;
     if (!((*w >> bit) & 1u) || ((uintptr_t)p & 7u) != 0) hm_free_bad(p, s);
+    if (!hm_canary_ok(p, bs)) hm_canary_bad(p);   /* the remote caller checked it already */
     if (hm_mit & HM_MIT_CANARY) canary_check(p, s);
     *w &= ~(1ull << bit);
     s->used--;
   } else if (hm_mit & HM_MIT_CANARY) {
     canary_check(p, s);
   }
-  if (hm_mit & HM_MIT_ZERO) memset(p, 0, bs);
-  if (hm_mit & HM_MIT_COUNT) hm_count_free(s->cls, bs);
+  if (hm_mit & HM_MIT_ZERO) memset(p, 0, END(bs));   /* the end canary stays */
+  if (hm_mit & HM_MIT_COUNT) hm_count_free(s->cls, END(bs));
   if (!local) return;   /* the caller pushes it to the owner's remote list (and tells the tools) */
-  hm_san_free(p, bs);   /* sanitizer builds come here only to count (HAKMEM_STATS=1) */
+  hm_san_free(p, END(bs));   /* sanitizer builds come here only to count (HAKMEM_STATS=1) */
   hm_heap *h = hm_tl_self;
   if ((hm_mit & HM_MIT_QUARANTINE) && hm_quarantine_len > 0) {
     s->quarantined++;
@@ -123,7 +126,7 @@ bool hm_strict_size_ok(const void *p, const hm_slab *s, size_t size, size_t alig
 
 void *hm_strict_malloc(size_t size, size_t align) {
   size_t need = (hm_mit & HM_MIT_CANARY) ? size + TRAILER : size;
-  int cls = hm_aligned_class(need, align);   /* room for the trailer, and the alignment */
+  int cls = hm_aligned_class(need, align);   /* room for the canaries, and the alignment */
   if (cls < 0) return hm_large_alloc(size, align > HM_PAGE_SIZE ? align : HM_PAGE_SIZE, false);
   void *p = hm_heap_alloc((unsigned)cls);
   if (p == NULL) {
@@ -131,9 +134,10 @@ void *hm_strict_malloc(size_t size, size_t align) {
     return NULL;
   }
   uint32_t bs = hm_class_size[cls];
-  if (hm_mit & HM_MIT_COUNT) hm_count_alloc((unsigned)cls, bs);
-  if ((hm_mit & HM_MIT_REUSE_CHECK) && !bytes_are(p, sizeof(hm_block), bs, 0))
+  if (hm_mit & HM_MIT_COUNT) hm_count_alloc((unsigned)cls, END(bs));
+  if ((hm_mit & HM_MIT_REUSE_CHECK) && !bytes_are(p, sizeof(hm_block), END(bs), 0))
     hm_fatal("write after free", p);
+  if (cls == 0) hm_canary_set(p, bs);   /* malloc(0) without the strict trailer (HAKMEM_STATS) */
   if (hm_mit & HM_MIT_CANARY) canary_write(p, size, bs);
   return p;
 }

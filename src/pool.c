@@ -576,7 +576,7 @@ void hm_pool_stats(hak_stats_t *st) {
       uint64_t used = slab_live(s);
       st->slabs_active++;
       st->small_live_blocks += used;
-      st->small_live_bytes += used * s->block_size;
+      st->small_live_bytes += used * (s->block_size - HM_CANARY);
     }
   }
   hm_lock_drop(&pool_lock, HM_HOLD_POOL);

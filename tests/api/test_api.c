@@ -372,7 +372,6 @@ static void test_aligned_alloc_family(void) {
     u = API(malloc_usable_size)(p);
     size_t want = n == 0 ? page : (n + page - 1) / page * page;
     CHECK(u >= want, "pvalloc(%zu): usable %zu < %zu (size rounded up to pages)", n, u, want);
-    CHECK(u % page == 0, "pvalloc(%zu): usable %zu is not a page multiple", n, u);
     memset(p, 0x78, u);
     API(free)(p);
   }

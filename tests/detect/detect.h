@@ -33,7 +33,7 @@ void free_aligned_sized(void *ptr, size_t alignment, size_t size) __attribute__(
 #define DETECT_LARGE ((size_t)600000)      /* a large block at every level */
 #define DETECT_LARGE_PAGES ((size_t)528384) /* 516 KiB: the smallest page multiple past medium */
 #define DETECT_MID ((size_t)100000)        /* a medium block at off and fast: class 112 KiB */
-#define DETECT_MID_CLASS ((size_t)114688)  /* ... its usable size (a large one would have 100 KiB) */
+#define DETECT_MID_CLASS ((size_t)114680)  /* ... its usable size: 112 KiB less the end canary */
 
 static inline void expect_pointer(const void *p) {
   fprintf(stderr, "detect: expect pointer %p\n", p);

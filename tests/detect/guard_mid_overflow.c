@@ -1,17 +1,18 @@
-/* write one byte past the end of a 40960-byte block (a page multiple).
+/* write one byte past the usable size of a block of 40952 bytes (a medium block at off and fast:
+ * 40 KiB less the end canary; a large one of 40 KiB at strict levels).
  * With HAKMEM_HARDEN=strict (or paranoid) the size is served by the large tier: the byte lands on
  * the guard page, SIGSEGV (no message). At the off and fast levels it is a medium block: the byte
- * lands in the next block of the same SuperSlab (or its unused tail), nothing notices, and the
- * program runs to the end (exit 0). */
+ * lands in its end canary, and free aborts with "heap buffer overflow". */
 #include "detect.h"
 
 int main(void) {
-  const size_t n = 40960;
-  char *p = malloc(n);
-  SETUP(p != NULL && n > DETECT_SMALL_MAX && malloc_usable_size(p) == n);
+  char *p = malloc(40952);
+  size_t n = p ? malloc_usable_size(p) : 0;
+  SETUP(p != NULL && n >= 40952 && n > DETECT_SMALL_MAX);
   volatile char *v = launder(p);
   v[n - 1] = 1;
   v[n] = (char)(v[n] ^ 0xff);
+  expect_pointer(p);
   free(p);
   return survived();
 }

@@ -1,5 +1,5 @@
-/* a write into a malloc(0) block, then free. With HAKMEM_HARDEN=paranoid: SIGABRT,
- * "heap buffer overflow". At the default level: runs to the end (exit 0). */
+/* a write into a malloc(0) block, then free: SIGABRT, "heap buffer overflow", at every level (the
+ * block is all end canary below strict; strict levels add their own canary bytes). */
 #include "detect.h"
 
 int main(void) {

@@ -8,8 +8,8 @@
 int main(void) {
   char *p[5];
   for (int i = 0; i < 5; i++) {
-    p[i] = malloc(DETECT_MID_MAX);
-    SETUP(p[i] != NULL && malloc_usable_size(p[i]) == DETECT_MID_MAX);
+    p[i] = malloc(DETECT_MID_MAX - 8);   /* the largest medium request: 512 KiB less the canary */
+    SETUP(p[i] != NULL && malloc_usable_size(p[i]) == DETECT_MID_MAX - 8);
   }
   uintptr_t ss4 = (uintptr_t)p[4] & ~(DETECT_SS - 1);
   for (int i = 0; i < 4; i++) SETUP(((uintptr_t)p[i] & ~(DETECT_SS - 1)) != ss4);

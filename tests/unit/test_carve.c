@@ -31,7 +31,7 @@ static void *run(void *arg) {
     bool seen[MAXN] = {false}, asc = true;
     size_t prev = 0;
     for (size_t k = 0; k < n; k++) {
-      void *p = hak_malloc(bs);
+      void *p = hak_malloc(bs - HM_CANARY);   /* a block of bs bytes */
       CHECK(p != NULL);
       blk[c * n + k] = p;
       if (c == 0 && k == 0) base = (uintptr_t)p & ~(uintptr_t)(HM_SLAB_SIZE - 1);
@@ -100,7 +100,7 @@ int main(void) {
   static const size_t sizes[] = {8, 48, 64, 2048, 4096};
   for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
     const size_t bs = sizes[s], n = HM_CARVE_BYTES / bs;
-    CHECK(hm_class_size[hm_size_class(bs)] == bs, "%zu is not a class size", bs);
+    CHECK(hm_class_size[hm_size_class(bs - HM_CANARY)] == bs, "%zu is not a class size", bs);
     unsigned carves = (unsigned)((HM_SLAB_SIZE / bs) / n);
     if (carves > MAXCARVES) carves = MAXCARVES;
     unsigned total = 0, asc = 0, quarter[4] = {0, 0, 0, 0};

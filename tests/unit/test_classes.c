@@ -9,22 +9,25 @@ int main(void) {
     CHECK(hm_class_size[c] % 16 == 0, "class %u (%u) not a multiple of 16", c, hm_class_size[c]);
   }
   CHECK(hm_class_size[0] == 8 && hm_class_size[HM_CLASSES - 1] == HM_SMALL_MAX);
-  /* the seed's eight tiny classes exist */
+  /* the seed's eight tiny classes exist: blocks of 8 << k bytes serve requests of (8 << k) - 8 */
   for (unsigned k = 0; k < HAK_TINY_CLASSES; k++) {
     unsigned sz = 8u << k;
-    CHECK(hm_class_size[hm_size_class(sz)] == sz, "tiny class %u bytes missing", sz);
+    CHECK(hm_class_size[hm_size_class(sz - HM_CANARY)] == sz, "tiny class %u bytes missing", sz);
   }
   unsigned prev = 0;
-  for (size_t n = 0; n <= HM_SMALL_MAX; n++) {
+  /* a request of n bytes: the smallest class holding n and the end canary */
+  for (size_t n = 0; n <= HM_SMALL_REQ_MAX; n++) {
     unsigned c = hm_size_class(n);
+    size_t need = n + HM_CANARY;
     CHECK(c < HM_CLASSES);
-    CHECK(hm_class_size[c] >= n, "size %zu -> class %u of %u bytes", n, c, hm_class_size[c]);
-    CHECK(c == 0 || hm_class_size[c - 1] < n, "size %zu not in the smallest class (%u)", n, c);
+    CHECK(hm_class_size[c] >= need, "size %zu -> class %u of %u bytes", n, c, hm_class_size[c]);
+    CHECK(c == 0 || hm_class_size[c - 1] < need, "size %zu not in the smallest class (%u)", n, c);
     CHECK(c >= prev, "class not monotone at %zu", n);
     prev = c;
     /* waste bound: a block never exceeds the request by more than 25% past 128 bytes */
-    if (n > 128) CHECK(hm_class_size[c] <= n + n / 4 + 16, "size %zu wastes too much", n);
+    if (n > 128) CHECK(hm_class_size[c] <= need + need / 4 + 16, "size %zu wastes too much", n);
   }
+  CHECK(hm_size_class(0) == 0 && hm_class_size[0] == HM_CANARY, "malloc(0) has a class of its own");
   /* blocks of every class are as aligned as malloc promises, at any slab offset */
   for (unsigned c = 0; c < HM_CLASSES; c++) {
     unsigned bs = hm_class_size[c], need = bs >= 16 ? 16 : 8;

@@ -56,7 +56,7 @@ static void *churner(void *arg) {
   (void)arg;
   for (int r = 0; r < 2000; r++) {
     void *b[5];
-    for (int i = 0; i < 5; i++) b[i] = hak_malloc(HM_MID_MAX);
+    for (int i = 0; i < 5; i++) b[i] = hak_malloc(HM_MID_REQ_MAX);
     for (int i = 0; i < 5; i++) hak_free(b[i]);
   }
   atomic_store(&churn_done, 1);
@@ -72,20 +72,21 @@ int main(void) {
         U(s0.mid_live), U(s0.mid_superslabs));
   CHECK(medium == (s0.harden_level < 2), "medium tier %s at level %llu", medium ? "on" : "off",
         U(s0.harden_level));
-  CHECK(!hm_mid_serves(HM_SMALL_MAX) && !hm_mid_serves(HM_MID_MAX + 1) &&
-        hm_mid_serves(HM_MID_MAX) == medium && HM_MID_MAX == 524288);
+  CHECK(!hm_mid_serves(HM_SMALL_REQ_MAX) && hm_mid_serves(HM_SMALL_REQ_MAX + 1) == medium &&
+        !hm_mid_serves(HM_MID_REQ_MAX + 1) && hm_mid_serves(HM_MID_REQ_MAX) == medium &&
+        HM_MID_MAX == 524288 && HM_MID_REQ_MAX == HM_MID_MAX - HM_CANARY);
 
-  /* 1. boundaries */
+  /* 1. boundaries: a block of cls bytes serves requests up to cls - 8 (its end canary) */
   static const struct { size_t n, cls; } b[] = {
-      {32769, 40960}, {40960, 40960}, {40961, 49152}, {57344, 57344}, {57345, 65536},
-      {65537, 81920}, {131073, 163840}, {262145, 327680}, {458753, 524288}, {524288, 524288}};
+      {32761, 40960}, {40952, 40960}, {40953, 49152}, {57336, 57344}, {57337, 65536},
+      {65529, 81920}, {131065, 163840}, {262137, 327680}, {458745, 524288}, {524280, 524288}};
   for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) {
-    void *p = alloc_expect(b[i].n, medium ? b[i].cls : 0, medium);
+    void *p = alloc_expect(b[i].n, medium ? b[i].cls - HM_CANARY : 0, medium);
     memset(p, 0x5A, b[i].n);
     hak_free(p);
   }
-  void *big = alloc_expect(524289, 0, false);
-  CHECK(hak_malloc_usable_size(big) >= 524289);
+  void *big = alloc_expect(524281, 0, false);
+  CHECK(hak_malloc_usable_size(big) >= 524281);
   hak_free(big);
   CHECK_OK();
   if (!medium) {
@@ -104,14 +105,14 @@ int main(void) {
     CHECK(per >= 4 && per <= MAXB, "class %u: %zu blocks", k, per);
     hak_stats_t a = st();
     for (size_t i = 0; i < per; i++) {
-      blk[i] = hak_malloc(bs);
+      blk[i] = hak_malloc(bs - HM_CANARY);
       CHECK(blk[i] != NULL);
       memset(blk[i], (int)i, 64);
     }
     hak_stats_t f = st();
     CHECK(f.mid_superslabs == a.mid_superslabs + 1, "class %u (%zu B): %zu blocks took %llu SuperSlabs",
           k, bs, per, U(f.mid_superslabs - a.mid_superslabs));
-    CHECK(f.mid_live == a.mid_live + per && f.mid_live_bytes == a.mid_live_bytes + per * bs);
+    CHECK(f.mid_live == a.mid_live + per && f.mid_live_bytes == a.mid_live_bytes + per * (bs - HM_CANARY));
     CHECK(f.mid_superslabs <= f.ss_in_use);
     uintptr_t ss = (uintptr_t)blk[0] & ~(HM_SS_SIZE - 1);
     uint64_t seen = 0;
@@ -129,7 +130,7 @@ int main(void) {
     if (k == 0) CHECK(ascending == !(hm_mit & HM_MIT_RANDOM), "40 KiB blocks %s in address order at "
                       "mitigations %#x", ascending ? "were" : "were not", hm_mit);
     CHECK_OK();
-    blk[per] = hak_malloc(bs);
+    blk[per] = hak_malloc(bs - HM_CANARY);
     hak_stats_t g = st();
     CHECK(blk[per] && g.mid_superslabs == a.mid_superslabs + 2, "class %u: block %zu + 1 did not take a "
           "second SuperSlab (%llu)", k, per, U(g.mid_superslabs - a.mid_superslabs));
