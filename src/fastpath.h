@@ -23,12 +23,12 @@ HM_INLINE void *hm_malloc_fast(size_t size) {
   /* the same checks as hm_slab_pop, written out so that every exit is a tail call */
   hm_block *next = hm_decode(b->next_enc, b);
   uint64_t *w = &s->bitmap[((uintptr_t)b & (HM_SLAB_SIZE - 1)) >> 9];
-  unsigned bit = (unsigned)((uintptr_t)b >> 3) & 63u;
+  uint64_t granule = (uintptr_t)b >> 3;   /* its bit: granule mod 64 */
   uint64_t word = *w;
   if (hm_unlikely((((uintptr_t)next ^ (uintptr_t)b) >> HM_SLAB_SHIFT) != 0 && next != NULL))
     return hm_corrupt_list(b);
-  if (hm_unlikely((word >> bit) & 1u)) return hm_corrupt_list(b);
-  *w = word | (1ull << bit);
+  if (hm_unlikely((word >> (granule & 63)) & 1u)) return hm_corrupt_list(b);
+  *w = hm_bit_set(word, granule);
   s->free = next;
   HM_STORE_RELAXED(s->used, s->used + 1);
   return b;
@@ -41,18 +41,21 @@ HM_INLINE void hm_free_fast(void *p) {
     return;
   }
   hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
-  unsigned si = (unsigned)((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1);
-  hm_slab *s = &ss->slabs[si];
+  /* &ss->slabs[(p >> 16) & 31] and &ss->bitmap[(p & (2 MiB - 1)) >> 9], as byte offsets masked
+   * out of p (a slab header is 128 bytes, a bitmap word 8): two instructions fewer */
+  hm_slab *s = (hm_slab *)((char *)ss->slabs +
+                           (((uintptr_t)p >> (HM_SLAB_SHIFT - 7)) & ((HM_SLABS_PER_SS - 1) << 7)));
+  __asm__("" : "+r"(s));   /* one register for s: else the compiler rebuilds it from ss and p */
   if (hm_unlikely(atomic_load_explicit(&s->owner, memory_order_relaxed) != hm_tl_heap)) {
-    hm_heap_free_slow(p, ss, s);   /* another thread's slab, an abandoned one, or a free slot */
+    hm_heap_free_slow(p, s);   /* another thread's slab, an abandoned one, or a free slot */
     return;
   }
-  uint64_t *w = &ss->bitmap[((uintptr_t)p & (HM_SS_SIZE - 1)) >> 9];
-  unsigned bit = (unsigned)((uintptr_t)p >> 3) & 63u;
+  uint64_t *w = (uint64_t *)((char *)ss->bitmap + (((uintptr_t)p >> 6) & ((HM_SS_SIZE - 1) >> 6 & ~(uintptr_t)7)));
+  uint64_t granule = (uintptr_t)p >> 3;   /* its bit: granule mod 64 */
   uint64_t word = *w;
   /* every block starts on an 8-byte boundary and only block starts have a bit: p & 7 rules out
    * p + 1 .. p + 7, which share the granule of p */
-  if (hm_unlikely(!((word >> bit) & 1u) | (((uintptr_t)p & 7u) != 0))) {
+  if (hm_unlikely(!((word >> (granule & 63)) & 1u) | (((uintptr_t)p & 7u) != 0))) {
     hm_free_bad(p, s);   /* double free or not a block start: does not return */
     return;
   }
@@ -61,7 +64,7 @@ HM_INLINE void hm_free_fast(void *p) {
     hm_canary_bad(p);   /* an overflow past p's usable size or into the block after: no return */
     return;
   }
-  *w = word & ~(1ull << bit);
+  *w = hm_bit_clear(word, granule);
   hm_block *b = (hm_block *)p;
   hm_san_free(p, bs - HM_CANARY);
   hm_san_open(b, sizeof *b);

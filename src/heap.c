@@ -534,7 +534,8 @@ HM_COLD void hm_free_bad(const void *p, const hm_slab *s) {
 
 /* `p` lies in SuperSlab `ss`, slab `s`, which the calling thread does not own: a remote free
  * into a live slab, a free into an abandoned slab, a medium block, or a pointer into a free slot. */
-HM_NOINLINE void hm_heap_free_slow(void *p, hm_superslab *ss, hm_slab *s) {
+HM_NOINLINE void hm_heap_free_slow(void *p, hm_slab *s) {
+  hm_superslab *ss = s->ss;
   unsigned state = atomic_load_explicit(&s->state, memory_order_acquire);
   if (state == HM_SLOT_MID) {
     hm_mid_free(p, ss);   /* a medium block: no slot of its SuperSlab has an owner */
