@@ -10,7 +10,15 @@
  * the bytes between the request and that trailer hold a canary byte. free checks both, so a
  * 1-byte overflow past the request, or any write into a malloc(0) block, aborts. Freed blocks
  * are zeroed (and checked to be still zero when handed out again, at paranoid), and wait in a
- * per-thread quarantine ring before they can be reused. */
+ * per-thread quarantine ring before they can be reused.
+ * Levels are supersets: a write into a freed block's first word, which the fast level reports as
+ * "corrupted free list" when it pops the block, must not be erased by zero-on-free and the
+ * quarantine. So a quarantined block keeps a mark in its first word (the encoded null link,
+ * hm_encode(NULL, p); 0 in 8-byte blocks, whose last 4 bytes are the trailer) and the mark is
+ * checked ("write after free") when the block leaves the quarantine, and, two entries per strict
+ * malloc in turn, while it waits there (quar_scan), so a program that stops freeing is checked
+ * too. Cost: one store per free, one load and compare per release, two registry lookups and
+ * compares per malloc. */
 #define TRAILER 4u
 
 static uint32_t trailer_key(const void *p) { return (uint32_t)(hm_secret ^ ((uintptr_t)p >> 3)); }
@@ -61,11 +69,40 @@ static void push_free(hm_slab *s, void *p) {
   s->free = b;
 }
 
-static void quarantine_release(void *q) {
+/* The first word of a quarantined block of `bs` bytes. */
+static uintptr_t quar_mark(const void *q, uint32_t bs) { return bs >= 16 ? hm_encode(NULL, q) : 0; }
+
+static hm_slab *quar_slab(const void *q) {
   uintptr_t e = hm_registry_lookup(q);
   hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
-  hm_slab *s = &ss->slabs[((uintptr_t)q >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
-  HAK_INVARIANT((e & HM_REG_SS) && s->quarantined > 0);
+  HAK_INVARIANT(e & HM_REG_SS);
+  return &ss->slabs[((uintptr_t)q >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+}
+
+static void quar_check(void *q, const hm_slab *s) {
+  uintptr_t w;
+  hm_san_open(q, sizeof w);
+  memcpy(&w, q, sizeof w);
+  hm_san_close(q, sizeof w);
+  if (w != quar_mark(q, s->block_size)) hm_fatal("write after free", q);
+}
+
+/* Check the marks of the next two quarantined blocks of this thread, in turn (a full sweep every
+ * quar_len / 2 strict mallocs). */
+static __thread uint32_t quar_scan;
+static void quarantine_scan(hm_heap *h) {
+  if (h == HM_NO_HEAP || h->quar_len == 0) return;
+  for (int k = 0; k < 2; k++) {
+    if (quar_scan >= h->quar_len) quar_scan = 0;
+    void *q = h->quar[(h->quar_next + quar_scan++) % hm_quarantine_len];
+    quar_check(q, quar_slab(q));
+  }
+}
+
+static void quarantine_release(void *q) {
+  hm_slab *s = quar_slab(q);
+  HAK_INVARIANT(s->quarantined > 0);
+  quar_check(q, s);
   s->quarantined--;
   push_free(s, q);
   if (s->used == 0 && s->quarantined == 0) hm_slab_emptied(s);
@@ -93,7 +130,11 @@ void hm_strict_free(void *p, hm_slab *s, bool local) {
   } else if (hm_mit & HM_MIT_CANARY) {
     canary_check(p, s);
   }
-  if (hm_mit & HM_MIT_ZERO) memset(p, 0, bs);
+  if (hm_mit & HM_MIT_ZERO) {
+    memset(p, 0, bs);
+    uintptr_t mark = quar_mark(p, bs);   /* a remote free's link overwrites it */
+    memcpy(p, &mark, sizeof mark);
+  }
   if (hm_mit & HM_MIT_COUNT) hm_count_free(s->cls, bs);
   if (!local) return;   /* the caller pushes it to the owner's remote list (and tells the tools) */
   hm_san_free(p, bs);   /* sanitizer builds come here only to count (HAKMEM_STATS=1) */
@@ -131,6 +172,7 @@ void *hm_strict_malloc(size_t size, size_t align) {
     return NULL;
   }
   uint32_t bs = hm_class_size[cls];
+  if (hm_mit & HM_MIT_QUARANTINE) quarantine_scan(hm_tl_self);
   if (hm_mit & HM_MIT_COUNT) hm_count_alloc((unsigned)cls, bs);
   if ((hm_mit & HM_MIT_REUSE_CHECK) && !bytes_are(p, sizeof(hm_block), bs, 0))
     hm_fatal("write after free", p);
