@@ -14,11 +14,11 @@
  * Levels are supersets: a write into a freed block's first word, which the fast level reports as
  * "corrupted free list" when it pops the block, must not be erased by zero-on-free and the
  * quarantine. So a quarantined block keeps a mark in its first word (the encoded null link,
- * hm_encode(NULL, p); 0 in 8-byte blocks, whose last 4 bytes are the trailer) and the mark is
- * checked ("write after free") when the block leaves the quarantine, and, two entries per strict
- * malloc in turn, while it waits there (quar_scan), so a program that stops freeing is checked
- * too. Cost: one store per free, one load and compare per release, two registry lookups and
- * compares per malloc. */
+ * hm_encode(NULL, p); its first 4 bytes only in 8-byte blocks, whose last 4 bytes are the
+ * trailer) and the mark is checked ("write after free") when the block leaves the quarantine,
+ * and, one entry per strict malloc in turn, while it waits there (quar_scan), so a program that
+ * stops freeing is checked too. Cost: one store per free, one load and compare per release and
+ * per malloc. */
 #define TRAILER 4u
 
 static uint32_t trailer_key(const void *p) { return (uint32_t)(hm_secret ^ ((uintptr_t)p >> 3)); }
@@ -69,8 +69,26 @@ static void push_free(hm_slab *s, void *p) {
   s->free = b;
 }
 
-/* The first word of a quarantined block of `bs` bytes. */
-static uintptr_t quar_mark(const void *q, uint32_t bs) { return bs >= 16 ? hm_encode(NULL, q) : 0; }
+/* The first word of a quarantined block of `bs` bytes: the encoded null link; in an 8-byte block
+ * only its first 4 bytes (the other 4 are the trailer, which stays 0 in a freed block). */
+static uintptr_t mark_short(uintptr_t m) {
+  uint32_t lo = (uint32_t)m;
+  uintptr_t w = 0;
+  memcpy(&w, &lo, sizeof lo);
+  return w;
+}
+static uintptr_t quar_mark(const void *q, uint32_t bs) {
+  uintptr_t m = hm_encode(NULL, q);
+  return bs >= 16 ? m : mark_short(m);
+}
+
+static uintptr_t first_word(void *q) {
+  uintptr_t w;
+  hm_san_open(q, sizeof w);
+  memcpy(&w, q, sizeof w);
+  hm_san_close(q, sizeof w);
+  return w;
+}
 
 static hm_slab *quar_slab(const void *q) {
   uintptr_t e = hm_registry_lookup(q);
@@ -79,30 +97,24 @@ static hm_slab *quar_slab(const void *q) {
   return &ss->slabs[((uintptr_t)q >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
 }
 
-static void quar_check(void *q, const hm_slab *s) {
-  uintptr_t w;
-  hm_san_open(q, sizeof w);
-  memcpy(&w, q, sizeof w);
-  hm_san_close(q, sizeof w);
-  if (w != quar_mark(q, s->block_size)) hm_fatal("write after free", q);
-}
-
-/* Check the marks of the next two quarantined blocks of this thread, in turn (a full sweep every
- * quar_len / 2 strict mallocs). */
+/* Check the mark of the next quarantined block of this thread, in turn (a full sweep every
+ * quar_len strict mallocs). No registry lookup: either form of the mark passes here (a write of
+ * zeros over bytes 4-7 of a larger block's mark waits for the exact check on release). */
 static __thread uint32_t quar_scan;
 static void quarantine_scan(hm_heap *h) {
   if (h == HM_NO_HEAP || h->quar_len == 0) return;
-  for (int k = 0; k < 2; k++) {
-    if (quar_scan >= h->quar_len) quar_scan = 0;
-    void *q = h->quar[(h->quar_next + quar_scan++) % hm_quarantine_len];
-    quar_check(q, quar_slab(q));
-  }
+  if (quar_scan >= h->quar_len) quar_scan = 0;
+  uint32_t i = h->quar_next + quar_scan++;
+  if (i >= hm_quarantine_len) i -= hm_quarantine_len;
+  void *q = h->quar[i];
+  uintptr_t w = first_word(q), m = hm_encode(NULL, q);
+  if (w != m && w != mark_short(m)) hm_fatal("write after free", q);
 }
 
 static void quarantine_release(void *q) {
   hm_slab *s = quar_slab(q);
   HAK_INVARIANT(s->quarantined > 0);
-  quar_check(q, s);
+  if (first_word(q) != quar_mark(q, s->block_size)) hm_fatal("write after free", q);
   s->quarantined--;
   push_free(s, q);
   if (s->used == 0 && s->quarantined == 0) hm_slab_emptied(s);
