@@ -11,7 +11,15 @@
  * canary byte. free checks both, so a
  * 1-byte overflow past the request, or any write into a malloc(0) block, aborts. Freed blocks
  * are zeroed (and checked to be still zero when handed out again, at paranoid), and wait in a
- * per-thread quarantine ring before they can be reused. */
+ * per-thread quarantine ring before they can be reused.
+ * Levels are supersets: a write into a freed block's first word, which the fast level reports as
+ * "corrupted free list" when it pops the block, must not be erased by zero-on-free and the
+ * quarantine. So a quarantined block keeps a mark in its first word (the encoded null link,
+ * hm_encode(NULL, p); its first 4 bytes only in class 16, whose strict layout ends at 8 bytes with the
+ * trailer) and the mark is checked ("write after free") when the block leaves the quarantine,
+ * and, one entry per strict malloc in turn, while it waits there (quar_scan), so a program that
+ * stops freeing is checked too. Cost: one store per free, one load and compare per release and
+ * per malloc. */
 #define TRAILER 4u
 #define END(bs) ((bs) - HM_CANARY)   /* where the end canary starts: the strict layout ends there */
 
@@ -63,11 +71,53 @@ static void push_free(hm_slab *s, void *p) {
   s->free = b;
 }
 
-static void quarantine_release(void *q) {
+/* The first word of a quarantined block whose strict layout (up to its end canary) is `end`
+ * bytes: the encoded null link; where that layout is 8 bytes (class 16) only its first 4 bytes
+ * (the other 4 are the trailer, which stays 0 in a freed block). */
+static uintptr_t mark_short(uintptr_t m) {
+  uint32_t lo = (uint32_t)m;
+  uintptr_t w = 0;
+  memcpy(&w, &lo, sizeof lo);
+  return w;
+}
+static uintptr_t quar_mark(const void *q, uint32_t end) {
+  uintptr_t m = hm_encode(NULL, q);
+  return end >= 16 ? m : mark_short(m);
+}
+
+static uintptr_t first_word(void *q) {
+  uintptr_t w;
+  hm_san_open(q, sizeof w);
+  memcpy(&w, q, sizeof w);
+  hm_san_close(q, sizeof w);
+  return w;
+}
+
+static hm_slab *quar_slab(const void *q) {
   uintptr_t e = hm_registry_lookup(q);
   hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
-  hm_slab *s = &ss->slabs[((uintptr_t)q >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
-  HAK_INVARIANT((e & HM_REG_SS) && s->quarantined > 0);
+  HAK_INVARIANT(e & HM_REG_SS);
+  return &ss->slabs[((uintptr_t)q >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+}
+
+/* Check the mark of the next quarantined block of this thread, in turn (a full sweep every
+ * quar_len strict mallocs). No registry lookup: either form of the mark passes here (a write of
+ * zeros over bytes 4-7 of a larger block's mark waits for the exact check on release). */
+static __thread uint32_t quar_scan;
+static void quarantine_scan(hm_heap *h) {
+  if (h == HM_NO_HEAP || h->quar_len == 0) return;
+  if (quar_scan >= h->quar_len) quar_scan = 0;
+  uint32_t i = h->quar_next + quar_scan++;
+  if (i >= hm_quarantine_len) i -= hm_quarantine_len;
+  void *q = h->quar[i];
+  uintptr_t w = first_word(q), m = hm_encode(NULL, q);
+  if (w != m && w != mark_short(m)) hm_fatal("write after free", q);
+}
+
+static void quarantine_release(void *q) {
+  hm_slab *s = quar_slab(q);
+  HAK_INVARIANT(s->quarantined > 0);
+  if (first_word(q) != quar_mark(q, END(s->block_size))) hm_fatal("write after free", q);
   s->quarantined--;
   push_free(s, q);
   if (s->used == 0 && s->quarantined == 0) hm_slab_emptied(s);
@@ -96,7 +146,11 @@ void hm_strict_free(void *p, hm_slab *s, bool local) {
   } else if (hm_mit & HM_MIT_CANARY) {
     canary_check(p, s);
   }
-  if (hm_mit & HM_MIT_ZERO) memset(p, 0, END(bs));   /* the end canary stays */
+  if (hm_mit & HM_MIT_ZERO) {
+    memset(p, 0, END(bs));   /* the end canary stays */
+    uintptr_t mark = quar_mark(p, END(bs));   /* a remote free's link overwrites it */
+    memcpy(p, &mark, sizeof mark);
+  }
   if (hm_mit & HM_MIT_COUNT) hm_count_free(s->cls, END(bs));
   if (!local) return;   /* the caller pushes it to the owner's remote list (and tells the tools) */
   hm_san_free(p, END(bs));   /* sanitizer builds come here only to count (HAKMEM_STATS=1) */
@@ -134,6 +188,7 @@ void *hm_strict_malloc(size_t size, size_t align) {
     return NULL;
   }
   uint32_t bs = hm_class_size[cls];
+  if (hm_mit & HM_MIT_QUARANTINE) quarantine_scan(hm_tl_self);
   if (hm_mit & HM_MIT_COUNT) hm_count_alloc((unsigned)cls, END(bs));
   if ((hm_mit & HM_MIT_REUSE_CHECK) && !bytes_are(p, sizeof(hm_block), END(bs), 0))
     hm_fatal("write after free", p);
