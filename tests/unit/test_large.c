@@ -33,7 +33,11 @@ static int is_none(const char *p) { return strcmp(p, "--") == 0; }
 /* p (usable bytes) must be read-write between a lead guard of `lead` bytes and a guard page. */
 static void check_layout(const char *how, char *p, size_t lead) {
   uintptr_t a = (uintptr_t)p;
-  size_t usable = hak_malloc_usable_size(p);
+  /* the descriptor's usable bytes (malloc_usable_size says the request in ASan builds) */
+  const hm_large *l = (const hm_large *)hm_registry_lookup(p);
+  CHECK(l != NULL && (hm_registry_lookup(p) & HM_REG_SS) == 0, "%s: %p not a large block", how,
+        (void *)p);
+  size_t usable = l->usable;
   CHECK(strcmp(prot_at(a), "rw") == 0 && strcmp(prot_at(a + usable - 1), "rw") == 0,
         "%s: block %p not read-write (%s)", how, (void *)p, prot_at(a));
   CHECK(is_none(prot_at(a - 1)), "%s: the byte before %p is '%s', not a guard", how,
@@ -46,7 +50,7 @@ static void check_layout(const char *how, char *p, size_t lead) {
         "%s: the page after %p + %zu is '%s', not a guard", how, (void *)p, usable,
         prot_at(a + usable));
   p[0] = 1;
-  p[usable - 1] = 1;
+  p[hak_malloc_usable_size(p) - 1] = 1;   /* the last byte the program may use */
   CHECK_OK();
 }
 
@@ -84,7 +88,7 @@ int main(void) {
   char *q = hak_realloc(r, n - 50000);
   CHECK(q == r);
   check_layout("realloc shrunk in place", q, page);
-  q = hak_realloc(q, hak_malloc_usable_size(q));
+  q = hak_realloc(q, ((const hm_large *)hm_registry_lookup(q))->usable);
   CHECK(q == r);
   check_layout("realloc grown in place", q, page);
 
