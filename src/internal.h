@@ -111,8 +111,9 @@ typedef struct hm_heap {
 
 /* A large allocation: its own mapping, 2 MiB-aligned, a guard page after it. */
 typedef struct hm_large {
-  uintptr_t base;                 /* mapping start == user pointer */
-  size_t map_size;                /* bytes mapped: usable + a guard page, or usable alone */
+  uintptr_t base;                 /* the user pointer: mapping start + lead */
+  size_t map_size;                /* bytes mapped from the mapping start: lead + usable + a guard
+                                   * page, or usable alone (unguarded) */
   size_t usable;                  /* bytes the user may use: a page multiple */
   size_t requested;               /* bytes asked for */
   size_t align;                   /* alignment asked for, at least a page: base % align == 0 */
@@ -120,6 +121,8 @@ typedef struct hm_large {
   uint32_t purged;                /* cached and its usable pages given back since (large lock) */
   uint64_t cached_at_ns;          /* when it entered the cache (large lock) */
   struct hm_large *next, *prev;   /* live list (large lock) */
+  size_t lead;                    /* PROT_NONE bytes before base (0: unguarded): the mapping
+                                   * starts at base - lead, 2 MiB aligned */
 } hm_large;
 #define HM_LARGE_MAGIC 0x4c617267u
 

@@ -1,8 +1,20 @@
 /* large.c — requests above the medium tier (above the slab tier at the strict levels): each gets
- * its own 2 MiB-aligned mapping (so the registry maps whole chunks to it) with a PROT_NONE guard
- * page after the usable bytes; it grows in place while it fits its mapping, else
- * by mremap into a fresh aligned reservation (pages move, nothing is copied), by at least half
- * its size so a chain of small growths remaps O(log n) times.
+ * its own mapping, starting on a 2 MiB boundary (so the registry maps whole chunks to it alone),
+ * laid out as [lead guard][usable bytes][guard page]: PROT_NONE on both sides, so an overflow
+ * past the end and an underflow before the start both fault. The lead guard is a page, or the
+ * requested alignment when that is larger (the user pointer, mapping start + lead, must be
+ * aligned), or a whole 2 MiB chunk for alignments of 2 MiB and more (the chunk before the user
+ * pointer must be this block's alone: a page of it would leave the rest to other mappings).
+ * Both guards are left over from one PROT_NONE, MAP_NORESERVE reservation that the usable range
+ * is mapped over (hm_os_map_guarded: two mmaps, no mprotect; the guards are never charged).
+ * A block grows in place while it fits its mapping, else by mremap into a fresh aligned
+ * reservation (pages move, nothing is copied), by at least half its size so a chain of small
+ * growths remaps O(log n) times. The guards are separate VMAs (PROT_NONE, unlike the usable
+ * range), so mremap moves the usable range alone, which is one VMA: the target is a reservation
+ * of lead + usable + guard page, the pages move into its middle (MREMAP_FIXED), and what is left
+ * of the reservation on either side is the new block's two guards; the old block's two guards
+ * are then unmapped one by one (not as one range: the hole between them is free address space
+ * that another thread may already have mapped).
  * Freed mappings up to 16 MiB wait in a small cache (64 entries, 64 MiB, newest first) for a
  * request they fit (cache_take), PROT_NONE meanwhile (a write after free still faults): reuse
  * costs one mprotect instead of mapping, trimming, guarding and registering. A cached mapping stays
@@ -12,16 +24,19 @@
  * follow (alloc from the cache, free, hak_ss_evict: HM_PURGE_BATCH per call, under large_lock so
  * no request takes it half-purged); reuse then faults the pages in again, zeroed. Those calls
  * drive the SuperSlab pool's purge too (hm_pool_purge, after large_lock is dropped).
- * Mapping budget: each block costs the process two mappings (VMAs; one without its guard page)
- * out of vm.max_map_count. While the large tier's own mappings are under a quarter of it
- * (budget, read once), new blocks get a guard page; past it they get none, and the strict levels
+ * Mapping budget: each guarded block costs the process three mappings (VMAs: lead guard, usable,
+ * guard page; one when unguarded) out of vm.max_map_count. While the large tier's own mappings are
+ * under a quarter of it (budget, read once), new blocks get both guards; past it they get neither
+ * (one mapping, no lead: the user pointer is the mapping start), and the strict levels
  * serve medium sizes from the medium tier (hm_mid_serves), so a program with many live blocks
  * degrades instead of failing (or leaking mappings munmap could no longer split).
  * Invariants (large_lock): live == len(live list), live_bytes == sum of their usable;
- * vmas == sum over live and cached blocks of (map_size > usable ? 2 : 1);
+ * vmas == sum over live and cached blocks of (lead ? 3 : 1); a guarded block has lead >= a page,
+ * a page multiple, base % lead == 0 and map_size == lead + usable + page, an unguarded one
+ * lead == 0 and map_size == usable; the mapping start (base - lead) is 2 MiB aligned;
  * cached == len(cache list) <= 64, cached_bytes == sum of their usable <= 64 MiB;
  * cache_purged == count(cached and purged); the cache list is ordered by cached_at_ns; every chunk of
- * a live or cached mapping is registered to its descriptor; the user pointer is the mapping start.
+ * a live or cached mapping, lead guard included, is registered to its descriptor.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,6 +56,9 @@ static uint64_t purge_calls, purged_bytes;
 #define FREED_RING 64
 static uintptr_t freed_ring[FREED_RING];   /* bases of recently freed mappings: "double free" */
 static unsigned freed_pos;
+
+/* os.c (declared here, as internal.h's os.c block is shared; move it there when merging) */
+void *hm_os_map_guarded(size_t lead, size_t size, size_t tail, size_t align, size_t skew);
 
 #define PAGE_ROUND(x) (((x) + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1))
 
@@ -64,7 +82,10 @@ bool hm_large_crowded(void) {
   return atomic_load_explicit(&vmas, memory_order_relaxed) >= budget();
 }
 
-static unsigned vmas_of(const hm_large *l) { return l->map_size > l->usable ? 2u : 1u; }
+static unsigned vmas_of(const hm_large *l) { return l->lead ? 3u : 1u; }
+
+/* Where the mapping starts: the lead guard's first byte (the user pointer when unguarded). */
+static uintptr_t map_start(const hm_large *l) { return HM_UNHIDE(l->base) - l->lead; }
 
 void hm_large_lock(void) { hm_lock_take(&large_lock, HM_HOLD_LARGE); }
 void hm_large_unlock(void) { hm_lock_drop(&large_lock, HM_HOLD_LARGE); }
@@ -86,7 +107,7 @@ static void live_push(hm_large *l) {
  * without the other (lock order: large_lock, then the registry's). */
 static bool live_link(hm_large *l) {
   hm_lock_take(&large_lock, HM_HOLD_LARGE);
-  bool ok = hm_registry_set(HM_UNHIDE(l->base), l->map_size, (uintptr_t)l);
+  bool ok = hm_registry_set(map_start(l), l->map_size, (uintptr_t)l);
   if (ok) live_push(l);
   if (ok) atomic_fetch_add_explicit(&vmas, vmas_of(l), memory_order_relaxed);
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
@@ -105,13 +126,13 @@ static void live_remove(hm_large *l) {
  * unmapped); its base is remembered as freed. */
 static void forget(hm_large *l) {
   atomic_fetch_sub_explicit(&vmas, vmas_of(l), memory_order_relaxed);
-  hm_registry_clear(HM_UNHIDE(l->base), l->map_size);
+  hm_registry_clear(map_start(l), l->map_size);
   freed_ring[freed_pos++ % FREED_RING] = HM_UNHIDE(l->base);
 }
 
 static void unmap_large(hm_large *l) {
-  hm_san_unmap((void *)HM_UNHIDE(l->base), l->map_size);
-  hm_os_unmap((void *)HM_UNHIDE(l->base), l->map_size);
+  hm_san_unmap((void *)map_start(l), l->map_size);
+  hm_os_unmap((void *)map_start(l), l->map_size);
   hm_meta_large_free(l);
 }
 
@@ -142,13 +163,14 @@ static void cache_push(hm_large *l) {
  * grows (realloc by doubling) does so in place, on pages that are already resident, with no
  * system call. At most 8 MiB per block, out of at most CACHE_BYTES that were resident in the
  * cache anyway. The strict levels keep the quarter: there the bytes past the request up to the
- * guard page are slack no check covers. */
+ * guard page are slack no check covers. The user pointer must have the alignment asked for (its
+ * lead guard decided it: a mapping made for a 64 KiB alignment serves any alignment up to it). */
 #define WASTE_ABS ((size_t)8 << 20)
-static hm_large *cache_take(size_t usable) {
+static hm_large *cache_take(size_t usable, size_t align) {
   size_t waste = usable / 4;
   if (!(hm_mit & HM_MIT_STRICT) && waste < WASTE_ABS) waste = WASTE_ABS;
   for (hm_large *l = cache_head; l != NULL; l = l->next)
-    if (l->usable >= usable && l->usable - usable <= waste) {
+    if (l->usable >= usable && l->usable - usable <= waste && HM_UNHIDE(l->base) % align == 0) {
       cache_remove(l);
       return l;
     }
@@ -207,16 +229,23 @@ bool hm_large_recently_freed(const void *p) {
   return hit;
 }
 
-/* A usable range of `usable` bytes at a multiple of `align` (>= 2 MiB), with a guard page after
- * it while the budget allows; *map_size says which (live_link counts it in vmas). */
-static void *map_with_guard(size_t usable, size_t align, size_t *map_size) {
-  bool guard = !hm_large_crowded();
-  *map_size = usable + (guard ? HM_PAGE_SIZE : 0);
-  char *p = hm_os_map_aligned(*map_size, align);
-  if (p == NULL) return NULL;
-  if (guard) hm_os_protect_none(p + usable, HM_PAGE_SIZE);
-  else atomic_fetch_add_explicit(&unguarded_n, 1, memory_order_relaxed);
-  return p;
+/* A usable range of `usable` bytes at a multiple of `align` (a power of two >= a page), with a
+ * lead guard before it and a guard page after it while the budget allows, none past it; *lead and
+ * *map_size say which (live_link counts it in vmas). Returns the user pointer. */
+static char *map_with_guard(size_t usable, size_t align, size_t *lead, size_t *map_size) {
+  if (hm_large_crowded()) {
+    *lead = 0;
+    *map_size = usable;
+    atomic_fetch_add_explicit(&unguarded_n, 1, memory_order_relaxed);
+    return hm_os_map_aligned(usable, align > HM_SS_SIZE ? align : HM_SS_SIZE);
+  }
+  /* the mapping starts on a chunk: a lead under 2 MiB at a 2 MiB boundary, else a whole chunk
+   * just before a multiple of align */
+  *lead = align < HM_SS_SIZE ? align : HM_SS_SIZE;
+  *map_size = *lead + usable + HM_PAGE_SIZE;
+  char *s = align < HM_SS_SIZE ? hm_os_map_guarded(*lead, usable, HM_PAGE_SIZE, HM_SS_SIZE, 0)
+                               : hm_os_map_guarded(*lead, usable, HM_PAGE_SIZE, align, HM_SS_SIZE);
+  return s != NULL ? s + *lead : NULL;
 }
 
 void *hm_large_alloc(size_t size, size_t align, bool zero) {
@@ -227,10 +256,9 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
   }
   size_t usable = PAGE_ROUND(size ? size : 1);
   size_t asked = align > HM_PAGE_SIZE ? align : HM_PAGE_SIZE;   /* free_aligned_sized checks it */
-  if (align < HM_SS_SIZE) align = HM_SS_SIZE;
-  if (align == HM_SS_SIZE) {   /* cache_n is read under the lock: no unlocked shortcut */
+  if (asked <= HM_SS_SIZE) {   /* cache_n is read under the lock: no unlocked shortcut */
     hm_lock_take(&large_lock, HM_HOLD_LARGE);
-    hm_large *c = cache_take(usable);
+    hm_large *c = cache_take(usable, asked);
     if (c != NULL) {
       c->magic = HM_LARGE_MAGIC;
       c->requested = size;
@@ -250,17 +278,18 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     }
   }
   hm_large *l = hm_meta_large_alloc();
-  size_t map_size = 0;
-  char *p = l ? map_with_guard(usable, align, &map_size) : NULL;
+  size_t map_size = 0, lead = 0;
+  char *p = l ? map_with_guard(usable, asked, &lead, &map_size) : NULL;
   if (p == NULL) goto fail;
   l->base = HM_HIDE((uintptr_t)p);
+  l->lead = lead;
   l->usable = usable;
   l->map_size = map_size;
   l->requested = size;
   l->align = asked;
   l->magic = HM_LARGE_MAGIC;
   if (!live_link(l)) {
-    hm_os_unmap(p, l->map_size);
+    hm_os_unmap(p - lead, map_size);
     goto fail;
   }
   hm_san_alloc(p, size, usable, true);
@@ -307,24 +336,28 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   if (size > PTRDIFF_MAX - HM_SS_SIZE) return NULL;
   size_t grown = PAGE_ROUND(l->usable + l->usable / 2);   /* room for the next growths */
   if (usable < grown && grown <= PTRDIFF_MAX - HM_SS_SIZE) usable = grown;
+  /* the moved block has malloc's alignment only: a one-page lead guard (none past the budget) */
   bool guard = !hm_large_crowded();
-  size_t map_size = usable + (guard ? HM_PAGE_SIZE : 0);
-  char *target = hm_os_reserve_aligned(map_size, HM_SS_SIZE);   /* mremap charges the growth */
-  if (target == NULL) return NULL;
-  size_t old_usable = l->usable, old_map = l->map_size;
+  size_t lead = guard ? HM_PAGE_SIZE : 0;
+  size_t map_size = lead + usable + (guard ? HM_PAGE_SIZE : 0);
+  char *start = hm_os_reserve_aligned(map_size, HM_SS_SIZE);   /* mremap charges the growth */
+  if (start == NULL) return NULL;
+  char *target = start + lead;
+  size_t old_usable = l->usable, old_map = l->map_size, old_lead = l->lead;
   unsigned old_vmas = vmas_of(l);
-  uintptr_t old_base = HM_UNHIDE(l->base);
+  uintptr_t old_base = HM_UNHIDE(l->base), old_start = map_start(l);
   /* Under large_lock, so registry and descriptor change together: register the new range, and
    * unregister the old chunks while they are still ours (once mremap has moved the pages the old
    * range is free, and another thread may map and register it). */
   hm_lock_take(&large_lock, HM_HOLD_LARGE);
-  bool ok = hm_registry_set((uintptr_t)target, map_size, (uintptr_t)l);
+  bool ok = hm_registry_set((uintptr_t)start, map_size, (uintptr_t)l);
   if (ok) {
-    hm_registry_clear(old_base, old_map);
+    hm_registry_clear(old_start, old_map);
+    /* the usable range alone: one VMA (the guards on either side are others) */
     ok = hm_os_remap_to((void *)old_base, old_usable, usable, target) != NULL;
     if (!ok) {
-      hm_registry_set(old_base, old_map, (uintptr_t)l);
-      hm_registry_clear((uintptr_t)target, map_size);
+      hm_registry_set(old_start, old_map, (uintptr_t)l);
+      hm_registry_clear((uintptr_t)start, map_size);
     }
   }
   if (ok) {
@@ -332,6 +365,7 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
     live_bytes += usable - old_usable;
     if (hm_mit & HM_MIT_COUNT) hm_count_resize(old_usable, usable);
     l->base = HM_HIDE((uintptr_t)target);
+    l->lead = lead;
     l->usable = usable;
     l->map_size = map_size;
     l->align = HM_PAGE_SIZE;   /* a realloc'd block has malloc's alignment only */
@@ -340,12 +374,15 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   }
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   if (!ok) {
-    hm_os_unmap(target, map_size);
+    hm_os_unmap(start, map_size);
     return NULL;
   }
-  if (guard) hm_os_protect_none(target + usable, HM_PAGE_SIZE);   /* (reserved: already none) */
-  else atomic_fetch_add_explicit(&unguarded_n, 1, memory_order_relaxed);
-  if (old_map > old_usable) hm_os_unmap((void *)(old_base + old_usable), HM_PAGE_SIZE);  /* guard */
+  /* the new guards are what is left of the reservation around the moved pages (PROT_NONE) */
+  if (!guard) atomic_fetch_add_explicit(&unguarded_n, 1, memory_order_relaxed);
+  if (old_lead) {   /* the old guards, each on its own: the pages between them are gone */
+    hm_os_unmap((void *)old_start, old_lead);
+    hm_os_unmap((void *)(old_base + old_usable), old_map - old_lead - old_usable);
+  }
   hm_san_moved((void *)old_base, old_usable, target, l->requested, size, usable);
   hm_lock_take(&large_lock, HM_HOLD_LARGE);
   l->requested = size;
@@ -378,6 +415,31 @@ size_t hm_large_chunks(void) {
   return n;
 }
 
+#if HAK_DEBUG >= 1
+/* The layout of a live or cached block: its mapping starts on a chunk; a guarded block has a lead
+ * guard of whole pages (at least the alignment asked for, at most a chunk) to which the user
+ * pointer is aligned and one guard page after the usable bytes, an unguarded block neither; every
+ * chunk of the mapping is registered to it. */
+static bool layout_ok(const hm_large *l, const char **why) {
+  uintptr_t base = HM_UNHIDE(l->base);
+  bool guarded = l->lead != 0;
+  if (map_start(l) % HM_SS_SIZE != 0 || l->usable % HM_PAGE_SIZE != 0 || l->usable == 0 ||
+      (guarded && (l->lead % HM_PAGE_SIZE != 0 || l->lead > HM_SS_SIZE || base % l->lead != 0 ||
+                   l->map_size != l->lead + l->usable + HM_PAGE_SIZE)) ||
+      (!guarded && l->map_size != l->usable) || base % l->align != 0 ||
+      (guarded && l->lead < HM_SS_SIZE && l->lead < l->align)) {
+    *why = "large: mapping layout (lead guard, usable, guard page)";
+    return false;
+  }
+  for (uintptr_t a = map_start(l); a < map_start(l) + l->map_size; a += HM_SS_SIZE)
+    if (hm_registry_lookup((void *)a) != ((uintptr_t)l)) {
+      *why = "registry: a large mapping is not registered to its descriptor";
+      return false;
+    }
+  return true;
+}
+#endif
+
 bool hm_large_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   bool ok = true;
@@ -387,17 +449,11 @@ bool hm_large_is_valid(const char **why) {
     n++;
     bytes += l->usable;
     maps += vmas_of(l);
-    if (l->magic != HM_LARGE_MAGIC || HM_UNHIDE(l->base) % HM_SS_SIZE != 0 ||
-        (l->map_size != l->usable + HM_PAGE_SIZE && l->map_size != l->usable) ||
-        l->requested > l->usable || HM_UNHIDE(l->base) % l->align != 0) {
+    if (l->magic != HM_LARGE_MAGIC || l->requested > l->usable) {
       *why = "large: descriptor fields";
       ok = false;
     }
-    for (uintptr_t a = HM_UNHIDE(l->base); ok && a < HM_UNHIDE(l->base) + l->map_size; a += HM_SS_SIZE)
-      if (hm_registry_lookup((void *)a) != ((uintptr_t)l)) {
-        *why = "registry: a large mapping is not registered to its descriptor";
-        ok = false;
-      }
+    if (ok) ok = layout_ok(l, why);
   }
   if (ok && (n != live_n || bytes != live_bytes)) {
     *why = "large: live count or bytes disagree with the list";
@@ -415,11 +471,11 @@ bool hm_large_is_valid(const char **why) {
     prev_at = l->cached_at_ns;
     bytes += l->usable;
     maps += vmas_of(l);
-    if (l->magic != HM_LARGE_CACHED || hm_registry_lookup((void *)HM_UNHIDE(l->base)) != (uintptr_t)l ||
-        (l->next == NULL) != (l == cache_tail)) {
+    if (l->magic != HM_LARGE_CACHED || (l->next == NULL) != (l == cache_tail)) {
       *why = "large: cached mapping not cached, or not registered";
       ok = false;
     }
+    if (ok) ok = layout_ok(l, why);
   }
   if (ok && (n != cache_n || bytes != cache_bytes || n > CACHE_MAX || bytes > CACHE_BYTES ||
              purged != cache_purged)) {

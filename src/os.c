@@ -41,16 +41,18 @@ void hm_os_unmap(void *p, size_t size) {
   munmap(p, size);
 }
 
-/* `size` bytes at an address that is a multiple of `align` (a power of two >= the page size),
- * `prot` / `flags` as for mmap. The over-reserve that is trimmed for the alignment is a
- * PROT_NONE, MAP_NORESERVE reservation, so only `size` bytes are ever charged; the aligned part
- * is then mapped over it (MAP_FIXED) with the caller's flags, which the kernel may refuse. */
-static void *map_aligned(size_t size, size_t align, int prot, int flags) {
+/* `size` bytes at an address p with (p + skew) % align == 0 (align a power of two >= the page
+ * size; skew 0 for an aligned start), `prot` / `flags` as for mmap. The over-reserve that is
+ * trimmed for the alignment is a PROT_NONE, MAP_NORESERVE reservation, so only `size` bytes are
+ * ever charged; the aligned part is then mapped over it (MAP_FIXED) with the caller's flags, which
+ * the kernel may refuse (a pure reservation is kept as it is: no second mmap). */
+static void *map_aligned(size_t size, size_t align, size_t skew, int prot, int flags) {
   HAK_ASSERT((align & (align - 1)) == 0 && align >= HM_PAGE_SIZE && size % HM_PAGE_SIZE == 0);
+  skew &= align - 1;
   uintptr_t hint = atomic_load_explicit(&next_hint, memory_order_relaxed);
-  if (hint != 0 && hint % align == 0) {
+  if (hint != 0 && (hint + skew) % align == 0) {
     void *p = map_raw((void *)hint, size, prot, flags);
-    if (p != NULL && (uintptr_t)p % align == 0) {
+    if (p != NULL && ((uintptr_t)p + skew) % align == 0) {
       atomic_store_explicit(&next_hint, (uintptr_t)p + ((size + align - 1) & ~(align - 1)),
                             memory_order_relaxed);
       return p;
@@ -60,8 +62,10 @@ static void *map_aligned(size_t size, size_t align, int prot, int flags) {
   if (size + align < size) return NULL;
   char *raw = map_raw(NULL, size + align, PROT_NONE, MAP_RESERVE);
   if (raw == NULL) return NULL;
-  uintptr_t start = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
-  if (map_raw((void *)start, size, prot, flags | MAP_FIXED) == NULL) {
+  uintptr_t start = (((uintptr_t)raw + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew;
+  if (start < (uintptr_t)raw) start += align;
+  if ((prot != PROT_NONE || flags != MAP_RESERVE) &&
+      map_raw((void *)start, size, prot, flags | MAP_FIXED) == NULL) {
     hm_os_unmap(raw, size + align);   /* refused: the reservation goes too */
     return NULL;
   }
@@ -76,12 +80,28 @@ static void *map_aligned(size_t size, size_t align, int prot, int flags) {
 
 /* Memory for user data, charged: NULL when the kernel will not back it. */
 void *hm_os_map_aligned(size_t size, size_t align) {
-  return map_aligned(size, align, PROT_RW, MAP_CHARGED);
+  return map_aligned(size, align, 0, PROT_RW, MAP_CHARGED);
 }
 
 /* A PROT_NONE range to mremap into (hm_os_remap_to replaces it and charges what it grows). */
 void *hm_os_reserve_aligned(size_t size, size_t align) {
-  return map_aligned(size, align, PROT_NONE, MAP_RESERVE);
+  return map_aligned(size, align, 0, PROT_NONE, MAP_RESERVE);
+}
+
+/* A guarded range at s, (s + skew) % align == 0: [s, s+lead) and [s+lead+size, +tail) stay
+ * PROT_NONE, MAP_NORESERVE reservation (guards: never charged, never backed, one mapping each),
+ * [s+lead, s+lead+size) is charged read-write memory mapped over the reservation. Two mmaps
+ * when the hint is free (plus two munmaps when it is not); NULL when refused. */
+void *hm_os_map_guarded(size_t lead, size_t size, size_t tail, size_t align, size_t skew) {
+  size_t total = lead + size + tail;
+  if (total < size) return NULL;
+  char *s = map_aligned(total, align, skew, PROT_NONE, MAP_RESERVE);
+  if (s == NULL) return NULL;
+  if (map_raw(s + lead, size, PROT_RW, MAP_CHARGED | MAP_FIXED) == NULL) {
+    hm_os_unmap(s, total);
+    return NULL;
+  }
+  return s;
 }
 
 int hm_os_protect_none(void *p, size_t size) {
