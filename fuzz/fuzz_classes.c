@@ -2,11 +2,12 @@
  *
  * The reference is the rule from tools/gen_class_table.py, written out again here: classes are
  * 8, the multiples of 16 up to 128, then 5/4, 6/4, 7/4 and 8/4 of every power of two up to 32 KiB;
- * a request gets the smallest class that holds it; an aligned request the first class at least
- * max(size, align) whose size is a multiple of the alignment; at the off and fast levels a request
- * of 32 KiB < size <= 512 KiB (alignment at most a page) the smallest medium class
- * ((5 + k % 4) << (13 + k / 4), fuzz_helpers.h), 8 KiB-aligned; everything larger its own
- * mapping, page-rounded. Checked:
+ * every small and medium block ends in an 8-byte end canary (HM_CANARY), so a request gets the
+ * smallest class that holds it and the canary (usable size: the class - 8); an aligned request the
+ * first class at least max(size + 8, align) whose size is a multiple of the alignment; at the off
+ * and fast levels a request of 32 KiB - 8 < size <= 512 KiB - 8 (alignment at most a page) the
+ * smallest medium class ((5 + k % 4) << (13 + k / 4), fuzz_helpers.h) holding size + 8, 8 KiB-
+ * aligned; everything larger its own mapping, page-rounded. Checked:
  *   - once: the class table equals the reference list, and the block-index arithmetic (multiply by
  *     the slab's inverse, no division) agrees with division at every offset of every class;
  *   - per input, for (size, alignment, offset) triples from the input: hm_size_class, the usable
@@ -36,13 +37,15 @@ static bool mid_on;   /* the medium tier is on at this hardening level */
 
 static size_t page_round(size_t n) { return (n + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1); }
 
-/* Usable size the allocator should give an aligned request (align <= 8: plain malloc). */
+/* Usable size the allocator should give an aligned request (align <= 8: plain malloc): the block
+ * less its HM_CANARY-byte end canary (small and medium), or the pages. */
 static size_t ref_usable(size_t size, size_t align) {
-  size_t need = size > align ? size : align;
-  if (need <= HM_SMALL_MAX)
+  size_t need = size + HM_CANARY > align ? size + HM_CANARY : align;
+  if (size <= HM_SMALL_MAX - HM_CANARY && need <= HM_SMALL_MAX)
     for (unsigned c = ref_class(need); c < ref_n; c++)
-      if (align <= 8 || ref_size[c] % align == 0) return ref_size[c];
-  if (fz_tier_for(mid_on, size, align) == FZ_MID) return fz_mid_class_size(fz_mid_class(size));
+      if (align <= 8 || ref_size[c] % align == 0) return ref_size[c] - HM_CANARY;
+  if (fz_tier_for(mid_on, size, align) == FZ_MID)
+    return fz_mid_class_size(fz_mid_class(size + HM_CANARY)) - HM_CANARY;
   return page_round(size ? size : 1);
 }
 
@@ -110,15 +113,15 @@ static void check_tier(void *p, size_t size, size_t align) {
   fz_tier want = fz_tier_for(mid_on, size, align);
   FUZZ_ASSERT(fz_owner(p, &bs) == want, "block not in the tier the reference gives");
   if (want == FZ_MID) {
-    FUZZ_ASSERT(bs == fz_mid_class_size(fz_mid_class(size)), "medium block not of the smallest class that fits");
+    FUZZ_ASSERT(bs == fz_mid_class_size(fz_mid_class(size + HM_CANARY)), "medium block not of the smallest class that fits");
     FUZZ_ASSERT((uintptr_t)p % FZ_MID_ALIGN == 0, "medium block not 8 KiB-aligned");
   }
 }
 
 static void check_size(size_t size) {
-  if (size <= HM_SMALL_MAX) {
+  if (size <= HM_SMALL_MAX - HM_CANARY) {
     unsigned c = hm_size_class(size);
-    FUZZ_ASSERT(c == ref_class(size), "hm_size_class is not the smallest class that fits");
+    FUZZ_ASSERT(c == ref_class(size + HM_CANARY), "hm_size_class is not the smallest class that fits");
   }
   void *p = hak_malloc(size);
   FUZZ_ASSERT(p != NULL, "malloc failed");

@@ -339,13 +339,15 @@ static inline unsigned fz_mid_class(size_t size) {
 /* Blocks of class k in one 2 MiB SuperSlab. */
 static inline size_t fz_mid_per_ss(unsigned k) { return HM_SS_SIZE / fz_mid_class_size(k); }
 
-/* Where a request of `size` bytes aligned to `align` (0 or <= 8: plain malloc) must go: a small
- * class if max(size, align) <= 32 KiB; else a medium block if the tier is on, the size is in
- * (32 KiB, 512 KiB] and the alignment at most a page; else its own mapping. */
+/* Where a request of `size` bytes aligned to `align` (0 or <= 8: plain malloc) must go. Every
+ * small and medium block ends in its HM_CANARY-byte end canary, so the block needs size + 8: a
+ * small class if max(size + 8, align) <= 32 KiB; else a medium block if the tier is on, the size
+ * is in (32 KiB - 8, 512 KiB - 8] and the alignment at most a page; else its own mapping. */
 static inline fz_tier fz_tier_for(bool mid_on, size_t size, size_t align) {
-  size_t need = size > align ? size : align;
-  if (need <= HM_SMALL_MAX) return FZ_SMALL;
-  if (mid_on && size > HM_SMALL_MAX && size <= FZ_MID_MAX && align <= HM_PAGE_SIZE) return FZ_MID;
+  size_t need = size + HM_CANARY > align ? size + HM_CANARY : align;
+  if (size <= HM_SMALL_MAX - HM_CANARY && need <= HM_SMALL_MAX) return FZ_SMALL;
+  if (mid_on && size > HM_SMALL_MAX - HM_CANARY && size <= FZ_MID_MAX - HM_CANARY && align <= HM_PAGE_SIZE)
+    return FZ_MID;
   return FZ_LARGE;
 }
 
@@ -397,7 +399,7 @@ static inline void fz_verify(const fz_block *b) {
 
 /* A new block `p` of `size` bytes in slot b (which must be empty). */
 /* Block b (p, size and usable set) must be in tier `want`; a medium block of its reference class,
- * 8 KiB-aligned, with that usable size. */
+ * 8 KiB-aligned, with that usable size less the end canary. */
 static inline void fz_settle(fz_block *b, fz_tier want, size_t mid_bs) {
   size_t bs;
   fz_tier got = fz_owner(b->p, &bs);
@@ -408,7 +410,7 @@ static inline void fz_settle(fz_block *b, fz_tier want, size_t mid_bs) {
     FUZZ_ASSERT(bs == mid_bs, "medium block not of the smallest medium class that fits");
     FUZZ_ASSERT((uintptr_t)b->p % FZ_MID_ALIGN == 0, "medium block not 8 KiB-aligned");
 #ifndef FZ_ASAN
-    FUZZ_ASSERT(b->usable == mid_bs, "usable size of a medium block is not its class size");
+    FUZZ_ASSERT(b->usable == mid_bs - HM_CANARY, "usable size of a medium block is not its class size - 8");
 #endif
   }
 }
@@ -424,7 +426,7 @@ static inline void fz_adopt(fz_model *m, fz_block *b, void *p, size_t size, size
   b->usable = fz_usable(p, size);
   fz_check_fresh(b);
   fz_tier t = fz_tier_for(m->mid_on, size, align);
-  fz_settle(b, t, t == FZ_MID ? fz_mid_class_size(fz_mid_class(size)) : 0);
+  fz_settle(b, t, t == FZ_MID ? fz_mid_class_size(fz_mid_class(size + HM_CANARY)) : 0);
   if (zeroed) FUZZ_ASSERT(fz_regions(b->p, size, size, 0, fz_zero_fn), "calloc block not zeroed");
   fz_regions(b->p, size, size, b->tag, fz_fill_fn);
 }
@@ -464,24 +466,25 @@ static inline void fz_realloc(fz_model *m, fz_block *b, size_t size, bool array,
   fz_owner(b->p, &old_bs);   /* a large block's usable bytes decide whether it grows in place */
   void *p = array ? hak_reallocarray(b->p, count, size) : hak_realloc(b->p, total);
   FUZZ_ASSERT(p != NULL, "realloc failed");
-  /* The tier of the result: a medium block stays in place iff the new size fits it and is more
-   * than half of it (like a small block), else it moves to the tier of the new size. A block
+  /* The tier of the result: a medium block stays in place iff the new size fits its usable size
+   * (class - 8) and is more than half of it (like a small block), else it moves to the tier of the new size. A block
    * kept in place keeps its tier; a large block growing past its mapping stays large (remapped). */
   fz_tier t;
   size_t mid_bs = 0;
   if (old_tier == FZ_MID) {
-    bool in_place = total <= b->mid_bs && total > b->mid_bs / 2;
-    FUZZ_ASSERT((p == old_p) == in_place, "medium realloc: in place iff the new size is in (class/2, class]");
+    size_t mid_usable = b->mid_bs - HM_CANARY;
+    bool in_place = total <= mid_usable && total > mid_usable / 2;
+    FUZZ_ASSERT((p == old_p) == in_place, "medium realloc: in place iff the new size is in (usable/2, usable]");
   }
   if (p == old_p) {
     t = old_tier;
     mid_bs = b->mid_bs;
-  } else if (old_tier == FZ_LARGE && total > HM_SMALL_MAX &&
+  } else if (old_tier == FZ_LARGE && total > HM_SMALL_MAX - HM_CANARY &&
              ((total + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1)) > old_bs) {
     t = FZ_LARGE;
   } else {
     t = fz_tier_for(m->mid_on, total, 0);
-    if (t == FZ_MID) mid_bs = fz_mid_class_size(fz_mid_class(total));
+    if (t == FZ_MID) mid_bs = fz_mid_class_size(fz_mid_class(total + HM_CANARY));
   }
   b->p = p;
   FUZZ_ASSERT(fz_regions(b->p, b->size, keep, old_tag, fz_check_fn), "realloc lost the contents");
@@ -535,7 +538,7 @@ static inline void fz_stats(fz_model *m, bool trimmed) {
     if (b->p == NULL) continue;
     n[b->tier]++;
     if (b->tier == FZ_MID) {
-      mid_bytes += b->mid_bs;
+      mid_bytes += b->mid_bs - HM_CANARY;   /* the statistics count usable bytes */
       live_k[fz_mid_class(b->mid_bs)]++;
     }
   }
@@ -551,7 +554,7 @@ static inline void fz_stats(fz_model *m, bool trimmed) {
   if (m->exact_stats) {
     FUZZ_ASSERT(st.small_live_blocks == n[FZ_SMALL], "stats: small live blocks != model");
     FUZZ_ASSERT(st.mid_live == n[FZ_MID], "stats: medium live blocks != model");
-    FUZZ_ASSERT(st.mid_live_bytes == mid_bytes, "stats: medium live bytes != sum of their classes");
+    FUZZ_ASSERT(st.mid_live_bytes == mid_bytes, "stats: medium live bytes != sum of their classes - 8");
     FUZZ_ASSERT(st.large_live == n[FZ_LARGE], "stats: large live blocks != model");
     /* per medium class: every SuperSlab but a lone kept empty one holds a live block, and the
      * live blocks need ceil(live / per-SuperSlab) of them; after a trim none is kept empty */

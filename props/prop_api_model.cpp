@@ -7,17 +7,20 @@
 // holds the pointers, their usable sizes, the tier the reference rules put each block in
 // (prop_common.hpp: small / medium at the off and fast levels / large; after a realloc, the old
 // tier if the block stayed in place, else the new size's; a medium block stays in place iff the
-// new size is in (class / 2, class]; a large block growing past its mapping stays large) and the
+// new size is in (usable / 2, usable], usable = class - 8; a large block growing past its mapping stays large) and the
 // limits the allocator must report. After every command:
 //   - a new pointer is non-null, aligned (16 from 16 B up, else 8; or the requested alignment),
-//     its usable size >= the request (hak_malloc_usable_size: the class size, or under ASan the
-//     requested size), the block's range (class size / pages) overlaps no other live block;
-//     hakmem holds it in the expected tier (registry entry, slot state); a medium block is of the
-//     reference class (the smallest that fits) and 8 KiB-aligned;
+//     its usable size >= the request (hak_malloc_usable_size: the class size less the 8-byte end
+//     canary, or under ASan the requested size), the block's range (class size with its canary /
+//     pages) overlaps no other live block; hakmem holds it in the expected tier (registry entry,
+//     slot state); a small or medium block's usable size is its block less the canary; a medium
+//     block is of the reference class (the smallest that holds the request and the canary) and
+//     8 KiB-aligned;
 //   - contents are kept (checked before free / realloc / usable_size and by CheckContents),
 //     realloc keeps the common prefix, calloc memory is zero;
-//   - hak_stats agrees with the model: small_live_blocks, small_live_bytes (sum of block sizes),
-//     mid_live, mid_live_bytes (sum of reference class sizes), large_live, large_live_bytes;
+//   - hak_stats agrees with the model: small_live_blocks, small_live_bytes (sum of usable sizes:
+//     block - 8), mid_live, mid_live_bytes (sum of reference class sizes - 8), large_live,
+//     large_live_bytes;
 //     mid_superslabs between what the live medium blocks need and one per live medium block (one
 //     kept empty SuperSlab per class with none live; none after Trim), within ss_in_use; no
 //     medium block at the strict levels; ss_cached within the limits in force; mapped = in use + cached;
@@ -57,13 +60,13 @@ struct ApiModel {
 
 struct SBlock {
   void *p;
-  size_t usable;   // the allocator's size of the block (hp_block_usable)
+  size_t usable;   // the block's usable bytes, what the statistics count (hp_block_usable)
   hp::Tier tier;   // the tier the reference rules give (checked against hakmem's)
 };
 
 struct ApiSut {
   std::map<int, SBlock> blocks;
-  std::map<uintptr_t, uintptr_t> ranges;   // start -> end of every live block's usable bytes
+  std::map<uintptr_t, uintptr_t> ranges;   // start -> end of every live block (with its end canary)
   hak_stats_t base;                        // after the reset
   uint64_t max_cached, max_bytes, ttl_sec; // limits the allocator must report
   bool mid;                                // the medium tier is on at this hardening level
@@ -87,9 +90,12 @@ struct ApiSut {
   void add(int id, void *p, size_t size, size_t align, hp::Tier tier, size_t mid_bs) {
     RC_ASSERT(hp::addr(p) != 0u);
     RC_ASSERT(std::string(hp::tier_name(hp::actual_tier(p))) == hp::tier_name(tier));
-    size_t usable = hp_block_usable(p);   // the allocator's size of the block (class / pages)
+    size_t block = hp_block_size(p);      // the allocator's size of the block (class / pages)
+    size_t usable = hp_block_usable(p);   // its usable bytes: up to the end canary / pages
+    if (tier == hp::Tier::Large) RC_ASSERT(usable == block);
+    else RC_ASSERT(usable + hp::kCanary == block);   // small and medium: the canary ends the block
     if (tier == hp::Tier::Mid) {
-      RC_ASSERT(usable == mid_bs);        // the reference class, not what mid.c computed
+      RC_ASSERT(block == mid_bs);         // the reference class, not what mid.c computed
       RC_ASSERT(hp::addr(p) % hp::kMidAlign == 0u);
     }
     size_t reported = hak_malloc_usable_size(p);
@@ -98,7 +104,7 @@ struct ApiSut {
     RC_ASSERT(usable >= size);
     size_t want = std::max(align, hp::min_align(size));
     RC_ASSERT(hp::addr(p) % want == 0u);
-    uintptr_t a = hp::addr(p), e = a + usable;
+    uintptr_t a = hp::addr(p), e = a + block;
     auto it = ranges.lower_bound(a);
     if (it != ranges.end()) RC_ASSERT(it->first >= e);   // the next block starts after us
     if (it != ranges.begin()) RC_ASSERT(std::prev(it)->second <= a);
@@ -135,7 +141,7 @@ void verify(const ApiModel &m, const ApiSut &s) {
     const SBlock &sb = s.blocks.at(kv.first);
     switch (sb.tier) {
       case hp::Tier::Small: small_n++; small_bytes += sb.usable; break;
-      case hp::Tier::Mid: mid_n++; mid_bytes += sb.usable; break;   // == the reference class (add)
+      case hp::Tier::Mid: mid_n++; mid_bytes += sb.usable; break;   // == the reference class - 8 (add)
       default: large_n++; large_bytes += sb.usable; break;
     }
   }
@@ -175,18 +181,25 @@ struct Cmd : Base {
   virtual void exec(const ApiModel &m, ApiSut &s) const = 0;
 };
 
-// Sizes: tiny, the class boundaries (c and c + 1 for every small class; c - 1, c, c + 1 for every
-// medium class; 32768, 32769, 524288, 524289), any small, any medium, a few large.
+// Sizes: tiny, the class boundaries (c - 8, c - 7, c and c + 1 for every small class c >= 8: the
+// largest request it serves, the smallest the next one does, and the block sizes themselves;
+// c - 9, c - 8, c - 7 and c - 1, c, c + 1 for every medium class; 32760, 32761, 32768, 32769,
+// 524280, 524281, 524288, 524289), any small, any medium, a few large.
 rc::Gen<size_t> gen_size() {
   std::vector<size_t> edges, mid_edges;
   for (unsigned c = 0; c < hp_class_count(); c++) {
-    edges.push_back(hp_class_size(c));
-    edges.push_back(hp_class_size(c) + 1);
+    size_t cs = hp_class_size(c);
+    for (size_t e : {cs - hp::kCanary, cs - hp::kCanary + 1, cs, cs + 1}) edges.push_back(e);
   }
   edges.push_back(0);
   for (unsigned k = 0; k < hp::kMidClasses; k++)
-    for (size_t d : {size_t(0), size_t(1), size_t(2)}) mid_edges.push_back(hp::mid_class_size(k) - 1 + d);
-  for (size_t e : {hp::kSmallMax, hp::kSmallMax + 1, hp::kMidMax, hp::kMidMax + 1}) mid_edges.push_back(e);
+    for (size_t d : {size_t(0), size_t(1), size_t(2)}) {
+      mid_edges.push_back(hp::mid_class_size(k) - hp::kCanary - 1 + d);
+      mid_edges.push_back(hp::mid_class_size(k) - 1 + d);
+    }
+  for (size_t e : {hp::kSmallMax, hp::kSmallMax + 1, hp::kSmallBlockMax, hp::kSmallBlockMax + 1,
+                   hp::kMidMax, hp::kMidMax + 1, hp::kMidBlockMax, hp::kMidBlockMax + 1})
+    mid_edges.push_back(e);
   return rc::gen::weightedOneOf<size_t>({
       {6, rc::gen::inRange<size_t>(0, 129)},
       {4, rc::gen::elementOf(edges)},
@@ -277,12 +290,12 @@ struct Realloc : HandleCmd {
     void *p = s.remove(id);
     void *q = hak_realloc(p, size);
     RC_ASSERT(hp::addr(q) != 0u);
-    if (old.tier == hp::Tier::Mid) {   // in place iff the new size is in (class / 2, class]
+    if (old.tier == hp::Tier::Mid) {   // in place iff the new size is in (usable / 2, usable]
       bool in_place = size <= old.usable && size > old.usable / 2;
       RC_ASSERT((q == p) == in_place);
     }
     size_t pages = (size + hp::kPage - 1) / hp::kPage * hp::kPage;
-    if (q == p) s.add(id, q, size, 0, old.tier, old.tier == hp::Tier::Mid ? old.usable : 0);
+    if (q == p) s.add(id, q, size, 0, old.tier, old.tier == hp::Tier::Mid ? old.usable + hp::kCanary : 0);
     else if (old.tier == hp::Tier::Large && size > hp::kSmallMax && pages > old.usable)
       s.add(id, q, size, 0, hp::Tier::Large, 0);   // grown: remapped, still large
     else s.add(id, q, size, 0);
@@ -332,6 +345,7 @@ struct UsableSize : HandleCmd {
     RC_ASSERT(u >= m.blocks.at(id).size);
     RC_ASSERT(u <= sb.usable);
     RC_ASSERT(hp_block_usable(sb.p) == sb.usable);
+    RC_ASSERT(hp_block_size(sb.p) == sb.usable + (sb.tier == hp::Tier::Large ? 0 : hp::kCanary));
     RC_ASSERT(hp::actual_tier(sb.p) == sb.tier);
     s.check_contents(m.blocks.at(id), sb);
   }

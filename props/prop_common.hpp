@@ -29,8 +29,11 @@
 namespace hp {
 
 constexpr uint64_t kSsSize = uint64_t(1) << 21;   // a SuperSlab: 2 MiB
-constexpr size_t kSmallMax = 32768;                // larger requests: medium or large
-constexpr size_t kMidMax = size_t(512) << 10;      // larger still: large mappings
+constexpr size_t kCanary = 8;                      // every small and medium block ends in its end canary
+constexpr size_t kSmallBlockMax = 32768;           // the largest small block (class)
+constexpr size_t kSmallMax = kSmallBlockMax - kCanary;   // the largest small request (32760); larger: medium or large
+constexpr size_t kMidBlockMax = size_t(512) << 10; // the largest medium block (class)
+constexpr size_t kMidMax = kMidBlockMax - kCanary; // the largest medium request (524280); larger: large mappings
 constexpr unsigned kMidClasses = 16;
 constexpr size_t kMidAlign = 8192;                 // every medium block is 8 KiB-aligned
 constexpr size_t kPage = 4096;
@@ -44,10 +47,13 @@ inline hak_stats_t stats() {
 }
 
 // ---- tiers: the reference rules (docs/design.md), independent of hakmem's dispatch ----------------
-// Small: max(size, alignment) <= 32 KiB (a size class). Medium, at the off and fast hardening
-// levels only: 32 KiB < size <= 512 KiB with alignment <= a page; class k (0..15) holds
-// (5 + k % 4) << (13 + k / 4) bytes (40 KiB .. 512 KiB), a request the smallest that fits; the
-// block's usable size is its class. Large: everything else (own mapping, page-rounded).
+// Every small and medium block ends in an 8-byte end canary (kCanary): a request of n bytes needs
+// a block of n + 8. Small: max(size + 8, alignment) <= 32 KiB (a size class; the block is the
+// smallest class holding size + 8 that is a multiple of the alignment), usable size = block - 8.
+// Medium, at the off and fast hardening levels only: 32760 < size <= 524280 with alignment <= a
+// page; class k (0..15) is a block of (5 + k % 4) << (13 + k / 4) bytes (40 KiB .. 512 KiB), a
+// request gets the smallest class holding size + 8; the block's usable size is its class - 8.
+// Large: everything else (own mapping, page-rounded usable size).
 enum class Tier { None = 0, Small = 1, Mid = 2, Large = 3 };
 
 inline const char *tier_name(Tier t) {
@@ -55,12 +61,15 @@ inline const char *tier_name(Tier t) {
 }
 
 inline size_t mid_class_size(unsigned k) { return size_t(5 + k % 4) << (13 + k / 4); }
-inline unsigned mid_class(size_t size) {   // linear search (mid.c uses clz arithmetic)
+// The medium class of a request of `size` bytes: the smallest whose blocks hold it and the end
+// canary (linear search; mid.c uses clz arithmetic). mid_class(mid_usable(x)) == mid_class(x).
+inline unsigned mid_class(size_t size) {
   unsigned k = 0;
-  while (k + 1 < kMidClasses && mid_class_size(k) < size) k++;
+  while (k + 1 < kMidClasses && mid_class_size(k) < size + kCanary) k++;
   return k;
 }
-inline size_t mid_block(size_t size) { return mid_class_size(mid_class(size)); }
+inline size_t mid_block(size_t size) { return mid_class_size(mid_class(size)); }   // the block
+inline size_t mid_usable(size_t size) { return mid_block(size) - kCanary; }        // what it serves
 inline size_t mid_per_ss(unsigned k) { return size_t(kSsSize) / mid_class_size(k); }
 
 // The medium tier is on at levels off (0) and fast (1), as hak_stats reports the level, and at
@@ -71,7 +80,7 @@ inline bool mid_on() {
 }
 
 inline Tier tier_for(bool mid, size_t size, size_t align) {
-  if (std::max(size, align) <= kSmallMax) return Tier::Small;
+  if (size <= kSmallMax && std::max(size + kCanary, align) <= kSmallBlockMax) return Tier::Small;
   if (mid && size > kSmallMax && size <= kMidMax && align <= kPage) return Tier::Mid;
   return Tier::Large;
 }

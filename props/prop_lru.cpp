@@ -1,9 +1,9 @@
 // prop_lru.cpp — the LRU cache of empty SuperSlabs against an exact reference model.
 //
-// The test thread controls SuperSlabs one at a time: Use(k) allocates 64 blocks of 32 KiB (the
-// top class: 2 per slab, 32 slabs) k times, so each batch fills exactly one SuperSlab, taken from
-// the cache (its newest entry) or freshly mapped; Release(i) frees every block of the i-th held
-// SuperSlab and flushes, so exactly that SuperSlab enters the cache, as its newest entry.
+// The test thread controls SuperSlabs one at a time: Use(k) allocates 64 blocks of 32760 bytes
+// (the largest small request: the top class, 32 KiB blocks with their end canary, 2 per slab, 32
+// slabs) k times, so each batch fills exactly one SuperSlab, taken from the cache (its newest
+// entry) or freshly mapped; Release(i) frees every block of the i-th held SuperSlab and flushes, so exactly that SuperSlab enters the cache, as its newest entry.
 // The model is the cache as a list (newest first) of entries {base if known, prewarmed, cached
 // at}, the limits, a model clock (1 unit = 100 s, so real time spent by the test never crosses
 // a TTL boundary) and the expected counters. Reference eviction, run wherever the allocator
@@ -28,7 +28,7 @@
 namespace {
 
 constexpr uint64_t kUnitSec = 100;        // model clock unit
-constexpr size_t kBlock = 32768;          // the top class: 64 blocks per SuperSlab
+constexpr size_t kBlock = hp::kSmallMax;  // the top class (32 KiB with its end canary): 64 per SuperSlab
 constexpr unsigned kPerSs = 64;
 constexpr size_t kMaxHeld = 12;
 
@@ -138,7 +138,7 @@ Held fill_one(const std::vector<Held> &held) {
     RC_ASSERT(hp::addr(p) != 0u);
     uintptr_t b = hp::addr(p) & ~(hp::kSsSize - 1);
     if (i == 0) h.base = b;
-    RC_ASSERT(b == h.base);   // 64 blocks of 32 KiB fill exactly one SuperSlab
+    RC_ASSERT(b == h.base);   // 64 top-class blocks fill exactly one SuperSlab
     h.blocks.push_back(p);
   }
   for (const Held &o : held) RC_ASSERT(o.base != h.base);

@@ -55,8 +55,8 @@ rc::Gen<Op> gen_op() {
                      gen::inRange(0u, kChunks + 2),
                      gen::elementOf(std::vector<unsigned>{0, 1, 8, 4096, 1u << 20, (1u << 21) - 1}))},
       {1, gen::apply([](unsigned a) { return Op{Kind::Real, a, 0, 0, false}; },
-                     gen::elementOf(std::vector<unsigned>{1, 100, 32768, 32769, 40000, 200000, 524288,
-                                                          524289, 3u << 20}))},
+                     gen::elementOf(std::vector<unsigned>{1, 100, 32760, 32761, 32768, 32769, 40000, 200000,
+                                                          524280, 524281, 524288, 524289, 3u << 20}))},
   });
 }
 

@@ -35,11 +35,18 @@ static int block_tier(const void *p, size_t *size) {
   *size = s->block_size;
   return 1;
 }
-size_t hp_block_usable(const void *p) {
+size_t hp_block_size(const void *p) {
   size_t n;
   block_tier(p, &n);
   return n;
 }
+size_t hp_block_usable(const void *p) {
+  size_t n;
+  int t = block_tier(p, &n);
+  return (t == 1 || t == 2) ? n - HM_CANARY : n;
+}
+size_t hp_canary(void) { return HM_CANARY; }
+size_t hp_small_req_max(void) { return HM_SMALL_REQ_MAX; }
 int hp_block_tier(const void *p) {
   size_t n;
   return block_tier(p, &n);

@@ -4,7 +4,8 @@
 // block to another thread's mailbox) / Recv(k) (take one from the own mailbox, then free it: a
 // remote free, or keep it: freed later by its new holder) / Flush (hak_thread_flush). Every thread
 // keeps a model: blocks and usable bytes it allocated and freed, small, medium and large (tier by
-// the reference rules of prop_common.hpp; a medium block's bytes are its reference class). Blocks
+// the reference rules of prop_common.hpp; a block's bytes are its usable size: a small or medium
+// block's class less its 8-byte end canary, a medium block's class the reference one). Blocks
 // carry a pattern checked by whoever frees them. Threads exit holding blocks (their slabs are
 // abandoned). After join:
 //   - the statistics equal the sum of the per-thread models: small_live_blocks, small_live_bytes,
@@ -44,7 +45,7 @@ rc::Gen<TOp> gen_op() {
   auto size = gen::weightedOneOf<unsigned>({{8, gen::inRange(0u, 1025u)},
                                             {2, gen::inRange(1025u, 32769u)},
                                             {2, gen::inRange(32769u, 524290u)},
-                                            {1, gen::elementOf(std::vector<unsigned>{32768, 32769, 524288, 524289})},
+                                            {1, gen::elementOf(std::vector<unsigned>{32760, 32761, 32768, 32769, 524280, 524281, 524288, 524289})},
                                             {1, gen::inRange(524289u, 1000000u)}});
   auto k = gen::inRange(0u, 64u);
   return gen::weightedOneOf<TOp>({
@@ -102,14 +103,17 @@ void run_thread(unsigned self, unsigned n, bool mid, const std::vector<TOp> &pro
         if (hak_malloc_usable_size(p) < b.size && t.err.empty()) t.err = "usable size below the request";
         if (hp::actual_tier(p) != b.tier && t.err.empty())
           t.err = std::string("block of ") + std::to_string(op.a) + " bytes not " + hp::tier_name(b.tier);
-        if (b.tier == hp::Tier::Mid && (b.usable != hp::mid_block(op.a) || hp::addr(p) % hp::kMidAlign != 0) &&
+        if (b.tier != hp::Tier::Large && hp_block_size(p) != b.usable + hp::kCanary && t.err.empty())
+          t.err = std::string("block of ") + std::to_string(op.a) + " bytes: usable " + std::to_string(b.usable) +
+                  ", block " + std::to_string(hp_block_size(p)) + ": not the block less its end canary";
+        if (b.tier == hp::Tier::Mid && (hp_block_size(p) != hp::mid_block(op.a) || hp::addr(p) % hp::kMidAlign != 0) &&
             t.err.empty())
           t.err = std::string("medium block of ") + std::to_string(op.a) + " bytes: class " +
-                  std::to_string(b.usable) + ", want " + std::to_string(hp::mid_block(op.a)) + ", or misaligned";
+                  std::to_string(hp_block_size(p)) + ", want " + std::to_string(hp::mid_block(op.a)) + ", or misaligned";
         hp::fill_block(p, b.size, b.fill);
         switch (b.tier) {
           case hp::Tier::Small: t.small_alloc++; t.small_bytes_alloc += b.usable; break;
-          case hp::Tier::Mid: t.mid_alloc++; t.mid_bytes_alloc += hp::mid_block(op.a); break;
+          case hp::Tier::Mid: t.mid_alloc++; t.mid_bytes_alloc += hp::mid_usable(op.a); break;
           default: t.large_alloc++; break;
         }
         own.push_back(b);

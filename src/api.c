@@ -73,7 +73,8 @@ HAK_API void hak_free(void *p) { hm_free_fast(p); }
  * requested with. Any tier: the alignment is a power of two and divides the address. A large
  * block records its request (compared page-rounded) and the alignment asked for (a smaller one
  * is fine: it would have got the same block). A medium block serves alignments up to a page
- * (alloc_aligned). A small block holds any size its class serves, or that realloc kept in place:
+ * (alloc_aligned). A small block holds any size its class serves (with the end canary, class 32
+ * serves 9 .. 24: more than half its usable size), or that realloc kept in place:
  * (usable / 2, usable], anything for <= 16 bytes; with an alignment above 8, exactly the class
  * aligned_alloc would have chosen (realloc never returns an over-aligned block). */
 static void free_checked(void *p, size_t size, size_t align, const char *what) {
@@ -92,7 +93,8 @@ static void free_checked(void *p, size_t size, size_t align, const char *what) {
   } else {
     size_t usable = o.slab->block_size - HM_CANARY;
     bool ok = align > 8 ? hm_aligned_class(size, align) == (int)o.slab->cls
-                        : size <= usable && (size > usable / 2 || usable <= 16);
+                        : size <= usable && (size > usable / 2 || usable <= 16 ||
+                                             hm_size_class(size) == o.slab->cls);
     HM_CHECK(ok, what, p);
   }
   hak_free(p);

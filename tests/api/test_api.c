@@ -41,16 +41,21 @@ static bool all_zero(const void *p, size_t n) {
 
 static size_t min_align_for(size_t n) { return n >= 16 ? 16 : 8; }
 
-/* Tiers: small <= 32 KiB < medium <= 512 KiB < large. The medium tier serves the off and fast
- * levels only; at strict and paranoid (api_hak_strict, api_hak_paranoid) every size over 32 KiB
- * gets its own mapping. */
-#define MID_MAX ((size_t)512 << 10)
+/* Tiers: every small and medium block ends in an 8-byte end canary, so a request of n bytes
+ * needs a block of n + 8: small n <= 32760 (32 KiB blocks) < medium <= 524280 (512 KiB blocks)
+ * < large. The medium tier serves the off and fast levels only; at strict and paranoid
+ * (api_hak_strict, api_hak_paranoid) every size over 32760 gets its own mapping. */
+#define CANARY ((size_t)8)
+#define SMALL_REQ_MAX ((size_t)32768 - CANARY)     /* the largest small request */
+#define MID_MAX (((size_t)512 << 10) - CANARY)     /* the largest medium request (and usable size) */
 static bool medium_tier_on(void) { return stats_now().harden_level < 2; }
-/* The medium class of `n` (32 KiB < n <= 512 KiB): four per power of two, 40 KiB .. 512 KiB. */
+/* The medium block (class) of a request of `n` bytes (32760 < n <= 524280): the smallest of the
+ * classes, four per power of two, 40 KiB .. 512 KiB, that holds n and the end canary; its usable
+ * size is the class - 8. */
 static size_t mid_class(size_t n) {
   for (unsigned k = 0; k < 16; k++) {
     size_t c = (size_t)(5 + k % 4) << (13 + k / 4);
-    if (n <= c) return c;
+    if (n + CANARY <= c) return c;
   }
   return 0;
 }
@@ -655,15 +660,15 @@ static void test_calloc(void) {
 }
 
 /* ---- the medium tier ------------------------------------------------------------------------- */
-/* Whether `u` is a usable size hakmem may report for malloc(n), 32 KiB < n: exactly the class of
- * a medium block; for a large block a whole number of pages from the page-rounded size up (a
+/* Whether `u` is a usable size hakmem may report for malloc(n), 32760 < n: exactly the class of
+ * a medium block less its end canary; for a large block a whole number of pages from the page-rounded size up (a
  * reused cached mapping may be bigger: by a quarter at strict levels, more at off and fast). Under
  * ASan it reports the request. */
 static bool usable_ok(size_t n, size_t u) {
 #ifdef TEST_ASAN
   return u >= n;
 #else
-  if (n <= MID_MAX && medium_tier_on()) return u == mid_class(n);
+  if (n <= MID_MAX && medium_tier_on()) return u == mid_class(n) - CANARY;
   size_t pr = page_round(n);
   return u >= pr && u % 4096 == 0 && (medium_tier_on() || u <= pr + pr / 4);
 #endif
@@ -671,22 +676,22 @@ static bool usable_ok(size_t n, size_t u) {
 
 /* malloc(n), checking which tier served it through the live counts and the usable size. */
 static void *malloc_in_tier(size_t n, const char *how) {
-  bool medium = n > 32 * KiB && n <= MID_MAX && medium_tier_on();
+  bool medium = n > SMALL_REQ_MAX && n <= MID_MAX && medium_tier_on();
   hak_stats_t s0 = stats_now();
   void *p = API(malloc)(n);
   hak_stats_t s1 = stats_now();
   CHECK(p != NULL, "%s: malloc(%zu) failed", how, n);
   size_t u = API(malloc_usable_size)(p);
   CHECK(usable_ok(n, u), "%s: malloc_usable_size(malloc(%zu)) = %zu at level %" PRIu64 ", expected %s",
-        how, n, u, s1.harden_level, medium ? "the medium class" : "whole pages from the rounded size up");
+        how, n, u, s1.harden_level, medium ? "the medium class - 8" : "whole pages from the rounded size up");
   CHECK(s1.mid_live == s0.mid_live + medium && s1.large_live == s0.large_live + !medium,
         "%s: malloc(%zu) at level %" PRIu64 " should be %s: mid_live %" PRIu64 " -> %" PRIu64
         ", large_live %" PRIu64 " -> %" PRIu64, how, n, s1.harden_level, medium ? "medium" : "large",
         s0.mid_live, s1.mid_live, s0.large_live, s1.large_live);
   if (medium)
-    CHECK(s1.mid_live_bytes == s0.mid_live_bytes + mid_class(n), "%s: malloc(%zu): mid_live_bytes %"
-          PRIu64 " -> %" PRIu64 ", expected +%zu (the class size)", how, n, s0.mid_live_bytes,
-          s1.mid_live_bytes, mid_class(n));
+    CHECK(s1.mid_live_bytes == s0.mid_live_bytes + mid_class(n) - CANARY, "%s: malloc(%zu): mid_live_bytes %"
+          PRIu64 " -> %" PRIu64 ", expected +%zu (the class size - 8)", how, n, s0.mid_live_bytes,
+          s1.mid_live_bytes, mid_class(n) - CANARY);
   return p;
 }
 
@@ -698,12 +703,12 @@ static void test_medium(void) {
           " has no medium tier, but mid_live %" PRIu64 " mid_superslabs %" PRIu64, s0.harden_level,
           s0.mid_live, s0.mid_superslabs);
 
-  /* 200 KiB: class 224 KiB (229376 bytes) */
+  /* 200 KiB: class 224 KiB (229376 bytes), 229368 usable */
   CHECK(mid_class(200 * KiB) == 229376);
   void *m = malloc_in_tier(200 * KiB, "200 KiB");
   hak_stats_t s1 = stats_now();
   if (medium) {
-    CHECK(s1.mid_live_bytes == s0.mid_live_bytes + 229376, "mid_live_bytes %" PRIu64 " -> %" PRIu64,
+    CHECK(s1.mid_live_bytes == s0.mid_live_bytes + 229368, "mid_live_bytes %" PRIu64 " -> %" PRIu64,
           s0.mid_live_bytes, s1.mid_live_bytes);
     CHECK(s1.mid_superslabs >= 1 && s1.mid_superslabs <= s1.ss_in_use, "a live medium block but "
           "mid_superslabs %" PRIu64 " (ss_in_use %" PRIu64 ")", s1.mid_superslabs, s1.ss_in_use);
@@ -717,12 +722,16 @@ static void test_medium(void) {
         "free(200 KiB block): mid_live %" PRIu64 " -> %" PRIu64 ", bytes %" PRIu64 " -> %" PRIu64,
         s0.mid_live, s2.mid_live, s0.mid_live_bytes, s2.mid_live_bytes);
 
-  /* class boundaries, and the first size past the tier */
-  static const size_t bounds[] = {32769, 40960, 40961, 49152, 49153, 65536, 65537, 81920, 100000,
-                                   131072, 131073, 200 * 1024, 458752, 458753, 524287, 524288,
-                                   524289, 600000};
-  static const size_t classes[] = {40960, 40960, 49152, 49152, 57344, 65536, 81920, 81920, 114688,
-                                   131072, 163840, 229376, 458752, 524288, 524288, 524288, 0, 0};
+  /* class boundaries (a class c serves requests up to c - 8; the old edges c, c + 1 too), and
+   * the first sizes past the tier */
+  static const size_t bounds[] = {32761, 32768, 32769, 40952, 40953, 40960, 40961, 49144, 49145,
+                                   49152, 49153, 65528, 65529, 65536, 65537, 81920, 100000, 131064,
+                                   131065, 131072, 131073, 200 * 1024, 458744, 458745, 458752, 458753,
+                                   524280, 524281, 524287, 524288, 524289, 600000};
+  static const size_t classes[] = {40960, 40960, 40960, 40960, 49152, 49152, 49152, 49152, 57344,
+                                   57344, 57344, 65536, 81920, 81920, 81920, 98304, 114688, 131072,
+                                   163840, 163840, 163840, 229376, 458752, 524288, 524288, 524288,
+                                   524288, 0, 0, 0, 0, 0};
   for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
     size_t n = bounds[i];
     CHECK(mid_class(n) == classes[i], "test table: class of %zu", n);
@@ -772,7 +781,7 @@ static void test_medium(void) {
     pattern_fill(q, m2, 0x77, keep);
     /* growing from medium to a bigger medium class or to large moves the block; so does a large
      * block shrinking below half its size */
-    bool now_mid = m2 > 32 * KiB && m2 <= MID_MAX && medium, was_mid = n > 32 * KiB && n <= MID_MAX && medium;
+    bool now_mid = m2 > SMALL_REQ_MAX && m2 <= MID_MAX && medium, was_mid = n > SMALL_REQ_MAX && n <= MID_MAX && medium;
     if (m2 > n && (now_mid || m2 > MID_MAX))
       CHECK(b.mid_live == a.mid_live + now_mid - was_mid, "realloc %zu -> %zu at level %" PRIu64
             ": mid_live %" PRIu64 " -> %" PRIu64, n, m2, b.harden_level, a.mid_live, b.mid_live);
@@ -984,7 +993,7 @@ static void check_stats_consistent(const hak_stats_t *s, const char *when) {
         " blocks", when, s->small_live_bytes, s->small_live_blocks);
   CHECK(s->mid_superslabs <= s->ss_in_use, "%s: %" PRIu64 " medium SuperSlabs but %" PRIu64 " in use",
         when, s->mid_superslabs, s->ss_in_use);
-  CHECK(s->mid_live_bytes >= s->mid_live * 40960 && s->mid_live_bytes <= s->mid_live * MID_MAX,
+  CHECK(s->mid_live_bytes >= s->mid_live * (40960 - CANARY) && s->mid_live_bytes <= s->mid_live * MID_MAX,
         "%s: %" PRIu64 " medium bytes for %" PRIu64 " blocks", when, s->mid_live_bytes, s->mid_live);
   CHECK(s->mid_live <= s->mid_superslabs * 51, "%s: %" PRIu64 " medium blocks in %" PRIu64
         " SuperSlabs", when, s->mid_live, s->mid_superslabs);
@@ -1019,7 +1028,7 @@ static void test_trim_and_stats(void) {
     large_bytes += API(malloc_usable_size)(large[i]);
   }
   for (int i = 0; i < MID; i++) {
-    mid[i] = API(malloc)(rng_range(&r, 32 * KiB + 1, MID_MAX));
+    mid[i] = API(malloc)(rng_range(&r, SMALL_REQ_MAX + 1, MID_MAX));
     CHECK(mid[i], "malloc (medium)");
     mid_bytes += API(malloc_usable_size)(mid[i]);
   }
@@ -1028,7 +1037,7 @@ static void test_trim_and_stats(void) {
   uint64_t want_large = LARGE + (medium ? 0 : MID), want_mid = medium ? MID : 0;
   uint64_t want_large_bytes = large_bytes + (medium ? 0 : mid_bytes), want_mid_bytes = medium ? mid_bytes : 0;
   for (int round = 0; round < 40; round++) {
-    for (int i = 0; i < 512; i++) churn[i] = API(malloc)(rng_range(&r, 1, 32768));
+    for (int i = 0; i < 512; i++) churn[i] = API(malloc)(rng_range(&r, 1, SMALL_REQ_MAX));
     for (int i = 0; i < 512; i++) API(free)(churn[(i * 263) % 512]);
   }
   hak_stats_t s1 = stats_now();
