@@ -25,7 +25,7 @@ uintptr_t hm_secret;
  * builds (HAK_VALGRIND) stay at fast: memcheck learns of a small block from the caller's hook,
  * which describes it by the class of the request alone; at the strict levels the block can come
  * from a larger class or from the large tier (which describes it itself), so memcheck would be
- * told of one block twice, with two sizes. */
+ * given a wrong block size, or told of one large block twice. */
 uint32_t hm_mit = HM_MIT_RANDOM;
 uint32_t hm_quarantine_len;
 int hm_harden_level = 1;
