@@ -450,11 +450,30 @@ static inline void fz_check_small_usable(const fz_block *b) {
               "strict level: usable size of a small block is not the request");
 }
 
+#ifdef FZ_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+/* ASan builds: every byte of a small block past the request is poisoned, so an overflow into the
+ * slack is reported; at the strict levels that is where mitigate.c writes the canaries and reads
+ * the trailer (hm_san_open / hm_san_close). Checked after malloc_usable_size, which reads the
+ * trailer. Bytes of the request's last granule one by one, then the first byte of each granule. */
+static inline void fz_check_slack_poisoned(const fz_block *b) {
+#ifdef FZ_ASAN
+  size_t bs;
+  if (fz_owner(b->p, &bs) != FZ_SMALL) return;
+  for (size_t i = b->size; i < bs; i = (i & 7u) ? i + 1 : i + 8)
+    FUZZ_ASSERT(__asan_address_is_poisoned(b->p + i), "ASan: slack past the request not poisoned");
+#else
+  (void)b;
+#endif
+}
+
 /* The block's pattern is intact and its usable size unchanged: no other block overlapped it and
  * nothing scribbled on it. */
 static inline void fz_verify(const fz_block *b) {
   FUZZ_ASSERT(fz_regions(b->p, b->size, b->size, b->tag, fz_check_fn), "block contents corrupted");
   FUZZ_ASSERT(fz_usable(b->p, b->size) == b->usable, "usable size of a live block changed");
+  fz_check_slack_poisoned(b);
 }
 
 /* A new block `p` of `size` bytes in slot b (which must be empty). */
@@ -488,6 +507,7 @@ static inline void fz_adopt(fz_model *m, fz_block *b, void *p, size_t size, size
   fz_tier t = fz_tier_for(m->mid_on, size, align);
   fz_settle(b, t, t == FZ_MID ? fz_mid_class_size(fz_mid_class(size)) : 0);
   fz_check_small_usable(b);
+  fz_check_slack_poisoned(b);
   if (zeroed) FUZZ_ASSERT(fz_regions(b->p, size, size, 0, fz_zero_fn), "calloc block not zeroed");
   fz_regions(b->p, size, size, b->tag, fz_fill_fn);
 }
