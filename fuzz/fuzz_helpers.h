@@ -339,12 +339,68 @@ static inline unsigned fz_mid_class(size_t size) {
 /* Blocks of class k in one 2 MiB SuperSlab. */
 static inline size_t fz_mid_per_ss(unsigned k) { return HM_SS_SIZE / fz_mid_class_size(k); }
 
+/* ---- hardening levels ---------------------------------------------------------------------------
+ * An input of fuzz_ops or fuzz_ops_mt whose first byte is 0xF0 + level (0 off, 1 fast, 2 strict,
+ * 3 paranoid) runs at that level; any other first byte is an op (or the thread count) as before,
+ * at the level the process started with (HAKMEM_HARDEN, default fast). hakmem's level is meant to
+ * be set once at start-up: hm_mit is read on every slow path and each thread caches its
+ * consequences (hm_tl_heap is HM_NO_HEAP and every hm_tl_cur the empty slab at the strict levels,
+ * so that every malloc and free takes the slow path). It may change between inputs because an
+ * input ends with nothing live, every quarantine flushed and every slab, medium SuperSlab and
+ * cached large mapping given back (fz_finish checks that); fz_level then fixes the calling
+ * thread's cached views as heap.c would have set them, and the worker threads of fuzz_ops_mt are
+ * new at every input. Valgrind builds cap the level at fast (harden.c): the model reads back the
+ * level in force, never the one asked for. */
+#define FZ_LEVEL_PREFIX 0xF0u
+static int fz_level_now = 1;
+/* Bytes a small block holds past the request at the level in force, from the levels' rules
+ * (harden.c, mitigate.c): strict and paranoid keep the request's keyed size in the block's last 4
+ * bytes. The one place the model knows small-block geometry: a request goes to a small class iff
+ * max(request + this, alignment) <= HM_SMALL_MAX. Usable sizes are never derived from it (the
+ * model asks malloc_usable_size). */
+static size_t fz_small_reserve = 0;
+
+/* The level an input asks for (consuming its prefix byte), -1 if it names none. */
+static inline int fz_take_level(fuzz_data *d) {
+  if (d->n == 0 || (d->p[0] & 0xFCu) != FZ_LEVEL_PREFIX) return -1;
+  int level = d->p[0] & 3;
+  d->p++;
+  d->n--;
+  return level;
+}
+
+/* Before the input's first allocation: run at `want` (-1: the process's starting level); returns
+ * the level in force. */
+static inline int fz_level(int want) {
+  static int start = -1;
+  hm_ensure_init();
+  if (start < 0) start = hm_harden_level;
+  int level = want < 0 ? start : want;
+  if (level != hm_harden_level) {
+    hm_heap *h = hm_tl_self;
+    FUZZ_ASSERT(h == HM_NO_HEAP || h->quar_len == 0, "level change with a quarantine not flushed");
+    hm_harden_set_level(level);
+    if (h != HM_NO_HEAP) {   /* as heap_new and set_cur would have set them at this level (class 0: always the slow path) */
+      bool per_block = (hm_mit & HM_MIT_PER_BLOCK) != 0;
+      hm_tl_heap = per_block ? HM_NO_HEAP : h;
+      for (unsigned c = 0; c < HM_CLASSES; c++)
+        hm_tl_cur[c] = (per_block || c == 0 || h->cur[c] == NULL) ? &hm_empty_slab : h->cur[c];
+    }
+  }
+  hak_stats_t st;
+  hak_stats(&st);
+  fz_level_now = (int)st.harden_level;
+  fz_small_reserve = fz_level_now >= 2 ? 4 : 0;
+  return fz_level_now;
+}
+
 /* Where a request of `size` bytes aligned to `align` (0 or <= 8: plain malloc) must go. Every
- * small and medium block ends in its HM_CANARY-byte end canary, so the block needs size + 8: a
- * small class if max(size + 8, align) <= 32 KiB; else a medium block if the tier is on, the size
- * is in (32 KiB - 8, 512 KiB - 8] and the alignment at most a page; else its own mapping. */
+ * small and medium block ends in its HM_CANARY-byte end canary: a small class if
+ * max(size + 8 + fz_small_reserve, align) <= 32 KiB; else a medium block if the tier is on, the
+ * size is in (32 KiB - 8, 512 KiB - 8] and the alignment at most a page; else its own mapping (at
+ * the strict levels that includes the requests in (32 KiB - 12, 32 KiB - 8]). */
 static inline fz_tier fz_tier_for(bool mid_on, size_t size, size_t align) {
-  size_t need = size + HM_CANARY > align ? size + HM_CANARY : align;
+  size_t need = size + HM_CANARY + fz_small_reserve > align ? size + HM_CANARY + fz_small_reserve : align;
   if (size <= HM_SMALL_MAX - HM_CANARY && need <= HM_SMALL_MAX) return FZ_SMALL;
   if (mid_on && size > HM_SMALL_MAX - HM_CANARY && size <= FZ_MID_MAX - HM_CANARY && align <= HM_PAGE_SIZE)
     return FZ_MID;
@@ -389,12 +445,37 @@ static inline void fz_check_fresh(const fz_block *b) {
   FUZZ_ASSERT(b->align == 0 || u % b->align == 0, "block not aligned as requested");
   FUZZ_ASSERT(b->usable >= b->size, "usable size smaller than the request");
 }
+/* At the strict levels the canaries guard a small block's slack, so the program may use exactly
+ * what it asked for (api.c usable_of, from the block's size trailer). */
+static inline void fz_check_small_usable(const fz_block *b) {
+  FUZZ_ASSERT(fz_level_now < 2 || b->tier != FZ_SMALL || b->usable == b->size,
+              "strict level: usable size of a small block is not the request");
+}
+
+#ifdef FZ_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+/* ASan builds: every byte of a small block past the request is poisoned, so an overflow into the
+ * slack is reported; at the strict levels that is where mitigate.c writes the canaries and reads
+ * the trailer (hm_san_open / hm_san_close). Checked after malloc_usable_size, which reads the
+ * trailer. Bytes of the request's last granule one by one, then the first byte of each granule. */
+static inline void fz_check_slack_poisoned(const fz_block *b) {
+#ifdef FZ_ASAN
+  size_t bs;
+  if (fz_owner(b->p, &bs) != FZ_SMALL) return;
+  for (size_t i = b->size; i < bs; i = (i & 7u) ? i + 1 : i + 8)
+    FUZZ_ASSERT(__asan_address_is_poisoned(b->p + i), "ASan: slack past the request not poisoned");
+#else
+  (void)b;
+#endif
+}
 
 /* The block's pattern is intact and its usable size unchanged: no other block overlapped it and
  * nothing scribbled on it. */
 static inline void fz_verify(const fz_block *b) {
   FUZZ_ASSERT(fz_regions(b->p, b->size, b->size, b->tag, fz_check_fn), "block contents corrupted");
   FUZZ_ASSERT(fz_usable(b->p, b->size) == b->usable, "usable size of a live block changed");
+  fz_check_slack_poisoned(b);
 }
 
 /* A new block `p` of `size` bytes in slot b (which must be empty). */
@@ -427,6 +508,8 @@ static inline void fz_adopt(fz_model *m, fz_block *b, void *p, size_t size, size
   fz_check_fresh(b);
   fz_tier t = fz_tier_for(m->mid_on, size, align);
   fz_settle(b, t, t == FZ_MID ? fz_mid_class_size(fz_mid_class(size + HM_CANARY)) : 0);
+  fz_check_small_usable(b);
+  fz_check_slack_poisoned(b);
   if (zeroed) FUZZ_ASSERT(fz_regions(b->p, size, size, 0, fz_zero_fn), "calloc block not zeroed");
   fz_regions(b->p, size, size, b->tag, fz_fill_fn);
 }
@@ -496,6 +579,7 @@ static inline void fz_realloc(fz_model *m, fz_block *b, size_t size, bool array,
   b->tag = m->next_tag++ * 2654435761u;
   fz_check_fresh(b);
   fz_settle(b, t, mid_bs);
+  fz_check_small_usable(b);
   (void)old_size;
   fz_regions(b->p, b->size, b->size, b->tag, fz_fill_fn);
 }

@@ -1,6 +1,7 @@
 /* fuzz_ops — one thread, the whole hak_* API against a shadow model.
  *
- * Input: a sequence of ops (fuzz_helpers.h: fuzz_next_op with the single-thread kinds):
+ * Input: optionally a level byte (0xF0 + level: off, fast, strict, paranoid; fuzz_helpers.h
+ * fz_take_level), then a sequence of ops (fuzz_helpers.h: fuzz_next_op with the single-thread kinds):
  * malloc / calloc / realloc / reallocarray / posix_memalign / aligned_alloc / memalign / valloc /
  * pvalloc with sizes biased to class, page, slab and SuperSlab edges and the small/medium/large
  * borders (every block's tier, medium class and in-place realloc checked against the reference); free and free_sized of a
@@ -17,8 +18,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static fz_block slots[SLOTS];
-  fz_model m = {slots, SLOTS, 1, 32, true, fz_mid_level()};
   fuzz_data d = {data, size};
+  fz_level(fz_take_level(&d));   /* before the first allocation, and before the model's rules */
+  fz_model m = {slots, SLOTS, 1, 32, true, fz_mid_level()};
   fuzz_op op;
   memset(slots, 0, sizeof slots);
   fz_begin();

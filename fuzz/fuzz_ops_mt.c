@@ -1,6 +1,7 @@
 /* fuzz_ops_mt — the fuzz_ops language over 2-4 threads, with blocks handed between threads.
  *
- * Input: byte 0 picks the thread count (2-4), byte 1 the end-of-input policy, then ops:
+ * Input: optionally a level byte (0xF0 + level, as in fuzz_ops); then byte 0 picks the thread
+ * count (2-4), byte 1 the end-of-input policy, then ops:
  *   - any fuzz_ops op, run by the current thread; lockstep (one thread at a time, so a replay is
  *     deterministic) with hak_check() on that thread after every op;
  *   - XCHG: swap one of the thread's blocks with an entry of a shared mailbox; the other threads'
@@ -112,6 +113,7 @@ static void flush_batch(unsigned t) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_data d = {data, size};
+  fz_level(fz_take_level(&d));   /* the main thread's; the workers are created after it */
   unsigned nthreads = 2 + fd_u8(&d) % (MAX_THREADS - 1);
   uint8_t policy = fd_u8(&d);
   memset(workers, 0, sizeof workers);

@@ -222,6 +222,62 @@ def fuzz_ops_mt_seeds():
     return s
 
 
+LEVELS = ('off', 'fast', 'strict', 'paranoid')
+
+
+def level(name):
+    """fz_take_level: the first byte 0xF0 + level runs the input at that hardening level."""
+    return bytes([0xF0 + LEVELS.index(name)])
+
+
+def strict_seeds():
+    """fuzz_ops inputs aimed at the strict levels' rules (mitigate.c)."""
+    s = {}
+    # every class edge -4 .. +1: the 4-byte size trailer pushes a request into the next class
+    # (and 32765 .. 32768 into the large tier); usable size, free_sized and realloc of each
+    b = b''
+    for c in range(len(CLASSES)):
+        for i, d in enumerate((-2, -1, 0, 1)):
+            b += malloc((4 * c + i) % 256, size(max(CLASSES[c] + d - (2 if d == -2 else 0), 0)))
+    for i, n in enumerate((0, 1, 4, 32763, 32764, 32765, 32767, 32768)):
+        b += malloc(200 + i, size(n)) + bytes([USABLE, 200 + i])
+    b += op(STATS)
+    for i in range(0, 4 * len(CLASSES)):
+        b += (free_sized if i % 2 else free)(i)
+    for i in range(8):
+        b += realloc(200 + i, size(32768 - i)) + free_sized(200 + i)
+    s['trailer-edges'] = b
+    # aligned requests: the class must hold request + trailer at the alignment
+    b = b''
+    for i, a in enumerate((16, 64, 256, 4096, 16384, 32768)):
+        b += memalign_op(ALIGNED_ALLOC, i, a, size(a - 4)) + memalign_op(ALIGNED_ALLOC, 10 + i, a, size(a - 3))
+        b += memalign_op(POSIX_MEMALIGN, 20 + i, a, size(a)) + bytes([VALLOC, 30 + i]) + size(4096 * i + 4093)
+    for i in range(6):
+        b += free_sized(i) + free_sized(10 + i) + free(20 + i) + free(30 + i)
+    s['trailer-aligned'] = b
+    # quarantine: more frees than its 64 (strict) and 1024 (paranoid) entries, so the oldest go
+    # back to their slabs while later ones wait; blocks reused after it, slabs emptied through it
+    # (one size, so the blocks the full ring gives back are the ones the next burst reuses)
+    b = b''
+    for r in range(18):
+        b += burst(0, 64, size(100)) + free_range(0, 64)
+    for r in range(4):
+        b += burst(0, 64, size_cls(r)) + free_range(0, 64)
+    b += burst(0, 64, size(100)) + free_range(0, 64, 2) + burst(100, 64, size(100)) + free_range(1, 64, 2)
+    b += free_range(100, 64) + op(FLUSH) + op(STATS) + burst(0, 64, size(100)) + op(TRIM) + free_range(0, 64)
+    s['quarantine'] = b
+    return s
+
+
+def with_levels(seeds, levels=('off', 'strict', 'paranoid')):
+    """Each seed again at each level (the unprefixed one runs at the process's level, fast)."""
+    out = dict(seeds)
+    for name, data in seeds.items():
+        for lv in levels:
+            out['%s-%s' % (name, lv)] = level(lv) + data
+    return out
+
+
 def fuzz_env_seeds():
     return {
         'defaults': b'HAKMEM_SUPERSLAB_MAX_CACHED=256\nHAKMEM_SUPERSLAB_MAX_MEMORY_MB=512\nHAKMEM_SUPERSLAB_TTL_SEC=60\n',
@@ -264,7 +320,9 @@ def fuzz_classes_seeds():
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'corpus')
-    for target, seeds, ext in (('fuzz_ops', fuzz_ops_seeds(), 'bin'), ('fuzz_ops_mt', fuzz_ops_mt_seeds(), 'bin'),
+    ops = with_levels(fuzz_ops_seeds())
+    ops.update(with_levels(strict_seeds(), ('strict', 'paranoid')))
+    for target, seeds, ext in (('fuzz_ops', ops, 'bin'), ('fuzz_ops_mt', with_levels(fuzz_ops_mt_seeds()), 'bin'),
                                ('fuzz_env', fuzz_env_seeds(), 'txt'), ('fuzz_classes', fuzz_classes_seeds(), 'bin')):
         d = os.path.join(root, target)
         os.makedirs(os.path.join(d, 'regress'), exist_ok=True)

@@ -21,8 +21,12 @@ uintptr_t hm_canary_key;   /* the end canaries' key (internal.h) */
  *   strict    + canaries after each small request, zero-on-free, a 64-entry quarantine
  *   paranoid  + freed blocks checked to be still zero when reused, a 1024-entry quarantine
  * The per-block mitigations switch the calling threads to the slow paths; the fast paths carry no
- * test for them. Sanitizer and Valgrind builds stay at fast: the tools own the slack and freed
- * memory there. */
+ * test for them. ASan and MSan builds run every level: the strict code opens the slack and the
+ * freed blocks it touches (hm_san_open/close, san.h) and leaves them as the tools expect. Valgrind
+ * builds (HAK_VALGRIND) stay at fast: memcheck learns of a small block from the caller's hook,
+ * which describes it by the class of the request alone; at the strict levels the block can come
+ * from a larger class or from the large tier (which describes it itself), so memcheck would be
+ * given a wrong block size, or told of one large block twice. */
 uint32_t hm_mit = HM_MIT_RANDOM;
 uint32_t hm_quarantine_len;
 int hm_harden_level = 1;
@@ -34,7 +38,7 @@ void hm_harden_set_level(int level) {
       HM_MIT_RANDOM | HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_QUARANTINE | HM_MIT_REUSE_CHECK};
   static const uint32_t quarantine[4] = {0, 0, 64, HM_QUARANTINE_MAX};
   if (level < 0 || level > 3) level = 1;
-#if HM_SAN_ANY
+#ifdef HM_VG
   if (level > 1) level = 1;
 #endif
   hm_harden_level = level;

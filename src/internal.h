@@ -129,6 +129,7 @@ typedef struct hm_large {
 /* ---- os.c: the only file making memory system calls ------------------------------------------- */
 void *hm_os_map_aligned(size_t size, size_t align);   /* charged; NULL on failure */
 void *hm_os_reserve_aligned(size_t size, size_t align);   /* PROT_NONE, not charged */
+void *hm_os_map_guarded(size_t lead, size_t size, size_t tail, size_t align, size_t skew);   /* os.c */
 uint64_t hm_os_max_map_count(uint64_t fallback);          /* vm.max_map_count */
 void hm_os_unmap(void *p, size_t size);
 void hm_os_purge(void *p, size_t size);   /* pages back to the kernel, range stays mapped */

@@ -57,9 +57,6 @@ static uint64_t purge_calls, purged_bytes;
 static uintptr_t freed_ring[FREED_RING];   /* bases of recently freed mappings: "double free" */
 static unsigned freed_pos;
 
-/* os.c (declared here, as internal.h's os.c block is shared; move it there when merging) */
-void *hm_os_map_guarded(size_t lead, size_t size, size_t tail, size_t align, size_t skew);
-
 #define PAGE_ROUND(x) (((x) + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1))
 
 /* ---- the mapping budget ---- */

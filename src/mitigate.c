@@ -30,11 +30,13 @@ static uint8_t canary_byte(const void *p) {
 
 size_t hm_strict_requested(const void *p, const hm_slab *s) {
   uint32_t t;
+  hm_san_open((char *)p + END(s->block_size) - TRAILER, TRAILER);   /* past the request: poisoned */
   memcpy(&t, (const char *)p + END(s->block_size) - TRAILER, TRAILER);
   /* a freed block was zeroed; a live one's trailer is 0 only with probability 2^-32 */
   if (t == 0 && (hm_mit & HM_MIT_ZERO)) hm_fatal("double free", p);
   uint32_t n = t ^ trailer_key(p);
   if (n > END(s->block_size) - TRAILER) hm_fatal("heap buffer overflow", p);
+  hm_san_close((char *)p + n, s->block_size - n);   /* a live block: only [p, p + n) usable */
   return n;
 }
 
@@ -54,6 +56,7 @@ static bool bytes_are(const void *p, size_t from, size_t to, uint8_t b) {
 
 static void canary_check(const void *p, const hm_slab *s) {
   size_t n = hm_strict_requested(p, s);
+  hm_san_open((char *)p + n, s->block_size - n);   /* the canary bytes and the trailer */
   if (!bytes_are(p, n, END(s->block_size) - TRAILER, canary_byte(p))) hm_fatal("heap buffer overflow", p);
 }
 
@@ -135,6 +138,7 @@ void hm_quarantine_flush(hm_heap *h) {
 
 void hm_strict_free(void *p, hm_slab *s, bool local) {
   uint32_t bs = s->block_size;
+  hm_san_open(p, bs);   /* checked and zeroed whole; hm_san_free (here or the caller) closes it */
   if (local) {
     uint64_t *w = &s->bitmap[((uintptr_t)p & (HM_SLAB_SIZE - 1)) >> 9];
     unsigned bit = (unsigned)((uintptr_t)p >> 3) & 63u;
@@ -190,9 +194,11 @@ void *hm_strict_malloc(size_t size, size_t align) {
   uint32_t bs = hm_class_size[cls];
   if (hm_mit & HM_MIT_QUARANTINE) quarantine_scan(hm_tl_self);
   if (hm_mit & HM_MIT_COUNT) hm_count_alloc((unsigned)cls, END(bs));
+  hm_san_open(p, bs);   /* a free block: read (reuse check) and written (canary, trailer) */
   if ((hm_mit & HM_MIT_REUSE_CHECK) && !bytes_are(p, sizeof(hm_block), END(bs), 0))
     hm_fatal("write after free", p);
   if (cls == 0) hm_canary_set(p, bs);   /* malloc(0) without the strict trailer (HAKMEM_STATS) */
   if (hm_mit & HM_MIT_CANARY) canary_write(p, size, bs);
+  hm_san_close((char *)p + size, bs - size);   /* the caller's hm_san_alloc describes [p, p + size) */
   return p;
 }

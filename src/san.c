@@ -39,9 +39,14 @@ void hm_san_unmap(void *p, size_t n) {
   (void)n;
 }
 
+/* MSan: what the allocator opens it has written itself (a link, a canary, the zeroes of a freed
+ * block), though a later hm_san_alloc or hm_san_free may have marked those bytes uninitialised. */
 void hm_san_open(void *p, size_t n) {
 #ifdef HM_ASAN
   __asan_unpoison_memory_region(p, n);
+#endif
+#ifdef HM_MSAN
+  __msan_unpoison(p, n);
 #endif
   VG(VALGRIND_MAKE_MEM_DEFINED(p, n));
   (void)p;

@@ -3,8 +3,12 @@
  *
  *   hm_san_map(p, n)      a range of user blocks was mapped: nothing in it is accessible
  *   hm_san_unmap(p, n)    about to unmap it: reset ASan's shadow for whoever maps there next
- *   hm_san_open(p, n)     the allocator itself is about to touch free memory (a link word)
- *   hm_san_close(p, n)    ... and is done with it
+ *   hm_san_open(p, n)     the allocator itself is about to touch memory the program may not: a
+ *                         free block's link word, or (strict levels) a freed block it checks or
+ *                         zeroes, a live block's canary bytes and size trailer
+ *   hm_san_close(p, n)    ... and is done with it: [p, p+n) is poisoned again (ASan keeps the
+ *                         bytes of p's 8-byte granule below p, so closing a live block's slack
+ *                         from the request's end leaves the request usable)
  *   hm_san_alloc(p, req, usable, zeroed)  a block is handed out: [p, p+req) usable, rest poisoned
  *   hm_san_free(p, usable)                a block comes back: none of it is usable
  *   hm_san_resize(p, new_req, usable)     realloc kept the block in place
