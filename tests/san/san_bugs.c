@@ -42,15 +42,16 @@ int main(int argc, char **argv) {
     p[20] = 2;                         /* one byte past the request, inside the block */
     hak_free(p);
   } else if (strcmp(what, "overflow_next") == 0) {
-    /* blocks of a fresh class come in random order: find two adjacent ones */
+    /* blocks of a fresh class come in random order: find two adjacent ones (56 bytes: the
+     * 64-byte class, whose last 8 bytes are the end canary) */
     char *blk[64], *a = NULL, *b = NULL;
-    for (int i = 0; i < 64; i++) blk[i] = hak_malloc(48);
+    for (int i = 0; i < 64; i++) blk[i] = hak_malloc(56);
     for (int i = 0; i < 64 && !a; i++)
       for (int j = 0; j < 64; j++)
-        if (blk[j] == blk[i] + 48) a = blk[i], b = blk[j];
+        if (blk[j] == blk[i] + 64) a = blk[i], b = blk[j];
     if (a == NULL) return 2;
     hak_free(b);
-    a[48] = 3;                         /* one byte past a, into the freed block b */
+    a[64] = 3;                         /* one byte past a and its canary, into the freed block b */
     for (int i = 0; i < 64; i++)
       if (blk[i] != b) hak_free(blk[i]);
   } else if (strcmp(what, "uninit") == 0) {
