@@ -40,18 +40,26 @@ size_t hm_strict_requested(const void *p, const hm_slab *s) {
   return n;
 }
 
-/* true if bytes [from, to) of p all equal `b`, compared a word at a time */
+/* true if bytes [from, to) of the 8-byte-aligned block p all equal `b`: whole words, the first
+ * and last masked to the range (little-endian). Every word read lies inside the block: `to` is at
+ * most the strict layout's end, a multiple of 8. */
 static bool bytes_are(const void *p, size_t from, size_t to, uint8_t b) {
+  if (from >= to) return true;
   const uint8_t *c = p;
-  uint64_t word = 0x0101010101010101ull * b;
-  while (from < to && (from & 7u)) if (c[from++] != b) return false;
-  for (; from + 8 <= to; from += 8) {
-    uint64_t w;
-    memcpy(&w, c + from, 8);
-    if (w != word) return false;
+  const uint64_t pat = 0x0101010101010101ull * b;
+  const size_t w0 = from & ~(size_t)7, w1 = (to - 1) & ~(size_t)7;   /* first and last word */
+  const uint64_t head = ~0ull << ((from & 7u) * 8u);
+  const uint64_t tail = (to & 7u) ? ~0ull >> (64u - (to & 7u) * 8u) : ~0ull;
+  uint64_t w;
+  memcpy(&w, c + w0, 8);
+  if ((w ^ pat) & (w0 == w1 ? head & tail : head)) return false;
+  if (w0 == w1) return true;
+  for (size_t i = w0 + 8; i < w1; i += 8) {
+    memcpy(&w, c + i, 8);
+    if (w != pat) return false;
   }
-  for (; from < to; from++) if (c[from] != b) return false;
-  return true;
+  memcpy(&w, c + w1, 8);
+  return ((w ^ pat) & tail) == 0;
 }
 
 static void canary_check(const void *p, const hm_slab *s) {
