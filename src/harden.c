@@ -36,7 +36,8 @@ void hm_harden_set_level(int level) {
   static const uint32_t mit[4] = {
       0, HM_MIT_RANDOM, HM_MIT_RANDOM | HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_QUARANTINE,
       HM_MIT_RANDOM | HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_QUARANTINE | HM_MIT_REUSE_CHECK};
-  static const uint32_t quarantine[4] = {0, 0, 64, HM_QUARANTINE_MAX};
+  static const uint32_t quarantine[4] = {0, 0, 64, HM_QUARANTINE_MAX};   /* powers of two: a mask */
+  HM_STATIC_ASSERT((HM_QUARANTINE_MAX & (HM_QUARANTINE_MAX - 1)) == 0);
   if (level < 0 || level > 3) level = 1;
 #ifdef HM_VG
   if (level > 1) level = 1;

@@ -501,6 +501,7 @@ HM_NOINLINE void *hm_heap_malloc_slow(unsigned cls, size_t size) {
 int hm_aligned_class(size_t need, size_t align) {
   HAK_ASSERT(align >= 1);
   if (need > HM_SMALL_REQ_MAX) return -1;
+  if (align <= 8) return (int)hm_size_class(need);   /* every class is a multiple of 8 */
   size_t n = need + HM_CANARY > align ? need + HM_CANARY : align;
   if (n > HM_SMALL_MAX) return -1;
   for (unsigned cls = hm_class_lut[(n + 7) >> 3]; cls < HM_CLASSES; cls++)

@@ -137,7 +137,7 @@ static void quarantine_release(void *q) {
 void hm_quarantine_flush(hm_heap *h) {
   while (h->quar_len > 0) {
     void *q = h->quar[h->quar_next];
-    h->quar_next = (h->quar_next + 1) % hm_quarantine_len;
+    h->quar_next = (h->quar_next + 1) & (hm_quarantine_len - 1);
     h->quar_len--;
     quarantine_release(q);
   }
@@ -170,12 +170,12 @@ void hm_strict_free(void *p, hm_slab *s, bool local) {
   if ((hm_mit & HM_MIT_QUARANTINE) && hm_quarantine_len > 0) {
     s->quarantined++;
     if (h->quar_len < hm_quarantine_len) {
-      h->quar[(h->quar_next + h->quar_len++) % hm_quarantine_len] = p;
+      h->quar[(h->quar_next + h->quar_len++) & (hm_quarantine_len - 1)] = p;
       return;
     }
     void *q = h->quar[h->quar_next];   /* full: the oldest goes back, p takes its place */
     h->quar[h->quar_next] = p;
-    h->quar_next = (h->quar_next + 1) % hm_quarantine_len;
+    h->quar_next = (h->quar_next + 1) & (hm_quarantine_len - 1);
     quarantine_release(q);
     return;
   }
