@@ -13,6 +13,12 @@
  *   - per input, for (size, alignment, offset) triples from the input: hm_size_class, the usable
  *     size (under ASan: between the request and the class size) and alignment of real malloc / aligned_alloc / posix_memalign blocks, free_sized and
  *     free_aligned_sized with the request accepted, block index and interior-pointer detection.
+ * Levels: an input whose first byte is 0xF0 + level (0 off, 1 fast, 2 strict, 3 paranoid;
+ * fz_take_level) runs at that level, any other first byte at the process's level (HAKMEM_HARDEN).
+ * The rules per level, from what hakmem reports as in force (fz_level): below strict, as above; at
+ * strict and paranoid a small request of n bytes (aligned: max(n + 12, align)) gets the smallest
+ * class (a multiple of the alignment) holding n + 8 + 4 (the keyed size trailer,
+ * fz_small_reserve), its usable size is exactly n, and the medium tier is off (fz_mid_level).
  */
 #include "fuzz_helpers.h"
 
@@ -37,13 +43,24 @@ static bool mid_on;   /* the medium tier is on at this hardening level */
 
 static size_t page_round(size_t n) { return (n + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1); }
 
-/* Usable size the allocator should give an aligned request (align <= 8: plain malloc): the block
- * less its HM_CANARY-byte end canary (small and medium), or the pages. */
+/* The small class size the reference gives an aligned request (align <= 8: plain malloc), 0 if it
+ * is not small: the smallest class holding max(size + 8 + the level's reserve, align) whose size is
+ * a multiple of the alignment. */
+static size_t ref_small_block(size_t size, size_t align) {
+  if (fz_tier_for(mid_on, size, align) != FZ_SMALL) return 0;
+  size_t need = size + HM_CANARY + fz_small_reserve;
+  if (need < align) need = align;
+  for (unsigned c = ref_class(need); c < ref_n; c++)
+    if (align <= 8 || ref_size[c] % align == 0) return ref_size[c];
+  return 0;
+}
+
+/* Usable size the allocator should give an aligned request (align <= 8: plain malloc): a small
+ * block less its HM_CANARY-byte end canary below strict, the request itself at strict and paranoid;
+ * a medium block less its canary; or the pages. */
 static size_t ref_usable(size_t size, size_t align) {
-  size_t need = size + HM_CANARY > align ? size + HM_CANARY : align;
-  if (size <= HM_SMALL_MAX - HM_CANARY && need <= HM_SMALL_MAX)
-    for (unsigned c = ref_class(need); c < ref_n; c++)
-      if (align <= 8 || ref_size[c] % align == 0) return ref_size[c] - HM_CANARY;
+  size_t bs = ref_small_block(size, align);
+  if (bs != 0) return fz_level_now >= 2 ? size : bs - HM_CANARY;
   if (fz_tier_for(mid_on, size, align) == FZ_MID)
     return fz_mid_class_size(fz_mid_class(size + HM_CANARY)) - HM_CANARY;
   return page_round(size ? size : 1);
@@ -89,7 +106,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
   ref_build();
-  mid_on = fz_mid_level();
   for (unsigned k = 1; k < FZ_MID_CLASSES; k++)
     FUZZ_ASSERT(fz_mid_class_size(k) > fz_mid_class_size(k - 1) && fz_mid_class_size(k) % FZ_MID_ALIGN == 0,
                 "medium reference classes");
@@ -106,12 +122,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   return 0;
 }
 
-/* The block is in the tier the reference gives; a medium one of its class (also under ASan, where
- * the usable size is the request), 8 KiB-aligned. */
+/* The block is in the tier the reference gives; a small one of the class it gives at this level,
+ * a medium one of its class (also under ASan, where the usable size is the request), 8 KiB-aligned. */
 static void check_tier(void *p, size_t size, size_t align) {
   size_t bs;
   fz_tier want = fz_tier_for(mid_on, size, align);
   FUZZ_ASSERT(fz_owner(p, &bs) == want, "block not in the tier the reference gives");
+  if (want == FZ_SMALL) {
+    if (bs != ref_small_block(size, align))
+      fprintf(stderr, "fuzz_classes: level %d, size %zu, alignment %zu: block %zu, the reference says %zu\n",
+              fz_level_now, size, align, bs, ref_small_block(size, align));
+    FUZZ_ASSERT(bs == ref_small_block(size, align), "small block not of the class the reference gives");
+  }
   if (want == FZ_MID) {
     FUZZ_ASSERT(bs == fz_mid_class_size(fz_mid_class(size + HM_CANARY)), "medium block not of the smallest class that fits");
     FUZZ_ASSERT((uintptr_t)p % FZ_MID_ALIGN == 0, "medium block not 8 KiB-aligned");
@@ -166,6 +188,8 @@ static void check_index(unsigned cls, uint32_t off) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ref_n == 0) LLVMFuzzerInitialize(NULL, NULL);
   fuzz_data d = {data, size};
+  fz_level(fz_take_level(&d));   /* before the first allocation, and before the reference's rules */
+  mid_on = fz_mid_level();
   for (unsigned n = 0; n < 64 && !fd_done(&d); n++) {
     uint8_t sel = fd_u8(&d);
     size_t sz = (sel & 1) ? fd_size(&d) : (size_t)fd_range(&d, 0, HM_SMALL_MAX + 8);

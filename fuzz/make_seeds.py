@@ -318,12 +318,30 @@ def fuzz_classes_seeds():
     return s
 
 
+def fuzz_classes_strict_seeds():
+    """fuzz_classes inputs at the trailer's edges: n = class - 12 (the largest request a class holds at
+    strict and paranoid), class - 11 (the next class there), class - 8 and - 7 (the fast level's edges),
+    with an alignment of 1 and of 64; 32756 / 32757 (the small tier's last request at strict / the
+    large tier). At most 64 triples an input (LLVMFuzzerTestOneInput's loop)."""
+    t = []
+    for c in CLASSES:
+        for d in (-12, -11, -8, -7):
+            if c + d >= 0:
+                t.append(bytes([3]) + size(c + d) + bytes([0 if d % 2 == 0 else 6, CLASSES.index(c), 0, 0]))
+    for n in (32755, 32756, 32757, 32760, 32761):
+        t.append(bytes([3]) + size(n) + bytes([4, 40, 0, 0]))
+    return {'trailer-edges-%d' % (i // 64): b''.join(t[i:i + 64]) for i in range(0, len(t), 64)}
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'corpus')
     ops = with_levels(fuzz_ops_seeds())
     ops.update(with_levels(strict_seeds(), ('strict', 'paranoid')))
+    classes = with_levels(fuzz_classes_seeds())
+    classes.update(with_levels(fuzz_classes_strict_seeds()))
     for target, seeds, ext in (('fuzz_ops', ops, 'bin'), ('fuzz_ops_mt', with_levels(fuzz_ops_mt_seeds()), 'bin'),
-                               ('fuzz_env', fuzz_env_seeds(), 'txt'), ('fuzz_classes', fuzz_classes_seeds(), 'bin')):
+                               ('fuzz_env', fuzz_env_seeds(), 'txt'),
+                               ('fuzz_classes', classes, 'bin')):
         d = os.path.join(root, target)
         os.makedirs(os.path.join(d, 'regress'), exist_ok=True)
         for name, data in seeds.items():

@@ -1,7 +1,12 @@
 /* Programs with one planted bug each, on hakmem blocks (hak_* API), that a sanitizer or memcheck
  * must report: they prove hakmem describes its blocks to the tools. `clean` has no bug and must
  * pass everywhere (so the others fail for their bug, not for noise).
- * usage: san_bugs clean | uaf | overflow | overflow_next | uninit | race | leak | signed_overflow */
+ * usage: san_bugs clean | uaf | overflow | overflow_next | overflow_canary | overflow_trailer | uninit |
+ *                 race | leak | signed_overflow
+ * overflow_canary and overflow_trailer are for HAKMEM_HARDEN=strict or paranoid: a 21-byte request
+ * gets a 48-byte block there (21 + 4-byte size trailer + 8-byte end canary > 32), with canary bytes
+ * at 21..35 and the trailer at 36..39; the caller's hook (hm_san_alloc) describes only the fast
+ * level's 32-byte class, so bytes 24..39 are poisoned by mitigate.c alone, after it wrote them. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,6 +45,17 @@ int main(int argc, char **argv) {
     char *p = hak_malloc(20);          /* a 32-byte class: bytes 20..31 are slack */
     memset(p, 1, 20);
     p[20] = 2;                         /* one byte past the request, inside the block */
+    hak_free(p);
+  } else if (strcmp(what, "overflow_canary") == 0 || strcmp(what, "overflow_trailer") == 0) {
+    char *p = hak_malloc(21);
+    memset(p, 1, 21);
+    if (what[9] == 'c') {
+      p[24] = 2;   /* a canary byte, right after malloc wrote it: past the request, inside */
+    } else {
+      /* malloc_usable_size reads the trailer (and poisons the slack again after it) */
+      if (hak_malloc_usable_size(p) != 21) return 3;   /* strict: the request */
+      p[36] = 2;   /* the trailer, after malloc_usable_size read it */
+    }
     hak_free(p);
   } else if (strcmp(what, "overflow_next") == 0) {
     /* blocks of a fresh class come in random order: find two adjacent ones (56 bytes: the
