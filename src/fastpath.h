@@ -77,12 +77,20 @@ HM_INLINE void hm_free_fast(void *p) {
 }
 
 /* malloc as the API and the shim export it: the fast path plus the sanitizer hook for small
- * blocks (large ones are described by large.c), which compiles to nothing in normal builds. */
+ * blocks, which compiles to nothing in normal builds. The hook describes the block the request
+ * got, found through the registry: at the strict levels that can be a bigger class than the
+ * request's own (the size trailer), or a large block, which large.c describes itself. */
 HM_INLINE void *hm_malloc_entry(size_t size) {
   void *p = hm_malloc_fast(size);
 #if HM_SAN_ANY
-  if (p != NULL && size <= HM_SMALL_REQ_MAX)
-    hm_san_alloc(p, size, hm_class_size[hm_size_class(size)] - HM_CANARY, false);
+  if (p != NULL && size <= HM_SMALL_REQ_MAX) {
+    uintptr_t e = hm_registry_lookup(p);
+    if (e & HM_REG_SS) {
+      const hm_slab *s = &((hm_superslab *)(e - HM_REG_SS))->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) &
+                                                                  (HM_SLABS_PER_SS - 1)];
+      hm_san_alloc(p, size, s->block_size - HM_CANARY, false);
+    }
+  }
 #endif
   return p;
 }

@@ -59,7 +59,7 @@ static size_t mid_class(size_t n) {
   }
   return 0;
 }
-static size_t page_round(size_t n) { return (n + 4095) / 4096 * 4096; }
+static __attribute__((unused)) size_t page_round(size_t n) { return (n + 4095) / 4096 * 4096; }
 
 static void check_aligned_block(void *p, size_t n, const char *what) {
   CHECK(p != NULL, "%s(%zu) returned NULL", what, n);
