@@ -57,6 +57,20 @@ static uint64_t purge_calls, purged_bytes;
 static uintptr_t freed_ring[FREED_RING];   /* bases of recently freed mappings: "double free" */
 static unsigned freed_pos;
 
+/* The reuse window (the quarantine levels only): a freed mapping is handed out again only once at
+ * least Q later large frees have happened. The cache list is newest first and every free pushes at
+ * its head, so an entry with k entries before it has seen at least k later frees: cache_take skips
+ * the first Q entries, and cache_shrink never unmaps one of them (they are on top of the count and
+ * byte limits). Q = 8 at strict, 32 at paranoid: a large block is a mapping (three VMAs, at least
+ * 12 KiB of address space, up to 16 MiB resident until purged), not an 8-byte ring slot, so the
+ * small quarantine's 64 / 1024 would cost up to 1 GiB / 16 GiB; 8 and 32 are an eighth and a
+ * thirty-second of them, and hold at most 3 * Q VMAs of the mapping budget. */
+unsigned hm_large_window(void);   /* large.c; tests/unit/test_large_window.c */
+unsigned hm_large_window(void) {
+  if (!(hm_mit & HM_MIT_QUARANTINE)) return 0;
+  return hm_quarantine_len >= 1024 ? 32u : 8u;
+}
+
 #define PAGE_ROUND(x) (((x) + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1))
 
 /* ---- the mapping budget ---- */
@@ -166,11 +180,17 @@ static void cache_push(hm_large *l) {
 static hm_large *cache_take(size_t usable, size_t align) {
   size_t waste = usable / 4;
   if (!(hm_mit & HM_MIT_STRICT) && waste < WASTE_ABS) waste = WASTE_ABS;
-  for (hm_large *l = cache_head; l != NULL; l = l->next)
+  unsigned skip = hm_large_window();   /* the window: the newest entries are never handed out */
+  for (hm_large *l = cache_head; l != NULL; l = l->next) {
+    if (skip > 0) {
+      skip--;
+      continue;
+    }
     if (l->usable >= usable && l->usable - usable <= waste && HM_UNHIDE(l->base) % align == 0) {
       cache_remove(l);
       return l;
     }
+  }
   return NULL;
 }
 
@@ -198,11 +218,23 @@ void hm_large_purge(void) {
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
 }
 
-/* Unmap the oldest cached mappings while over `max_n` entries or `max_bytes`, then purge. */
+/* Whether the cache is over `max_n` entries or `max_bytes` besides the window's (the first
+ * hm_large_window() entries, which only hak_trim and malloc_trim unmap: both limits are 0). */
+static bool over_limits(uint64_t max_n, size_t max_bytes) {
+  unsigned win = max_n == 0 && max_bytes == 0 ? 0 : hm_large_window();
+  if (cache_n <= win) return false;
+  size_t win_bytes = 0;
+  unsigned i = 0;
+  for (hm_large *l = cache_head; l != NULL && i < win; l = l->next, i++) win_bytes += l->usable;
+  return cache_n - win > max_n || cache_bytes - win_bytes > max_bytes;
+}
+
+/* Unmap the oldest cached mappings while over `max_n` entries or `max_bytes` (besides the
+ * window), then purge. */
 static size_t cache_shrink(uint64_t max_n, size_t max_bytes) {
   size_t n = 0;
   hm_lock_take(&large_lock, HM_HOLD_LARGE);
-  while (cache_tail != NULL && (cache_n > max_n || cache_bytes > max_bytes)) {
+  while (cache_tail != NULL && over_limits(max_n, max_bytes)) {
     hm_large *l = cache_tail;
     cache_remove(l);
     forget(l);
@@ -304,11 +336,22 @@ void hm_large_free(hm_large *l, void *p) {
     hm_fatal(at_base && l->magic == HM_LARGE_CACHED ? "double free" : "invalid free", p);
   if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_COUNT_LARGE, l->usable);
   hm_san_free(p, l->usable);
-  bool keep = l->usable <= CACHE_BLOCK_MAX;
+  /* at the quarantine levels a mapping over CACHE_BLOCK_MAX is cached too, its pages given back
+   * at once: the window keeps its addresses reserved (PROT_NONE, registered) for Q frees, so the
+   * kernel cannot map the next block there; past the window the byte limit unmaps it */
+  bool big = l->usable > CACHE_BLOCK_MAX;
+  bool keep = !big || hm_large_window() > 0;
   if (keep) hm_os_protect_none(p, l->usable);   /* before anyone can take it from the cache */
+  if (keep && big) hm_os_purge(p, l->usable);
   hm_lock_take(&large_lock, HM_HOLD_LARGE);
   live_remove(l);
   if (keep) cache_push(l); else forget(l);
+  if (keep && big) {
+    l->purged = 1;
+    cache_purged++;
+    purge_calls++;
+    purged_bytes += l->usable;
+  }
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   if (keep) cache_shrink(CACHE_MAX, CACHE_BYTES);
   else unmap_large(l);
@@ -474,8 +517,7 @@ bool hm_large_is_valid(const char **why) {
     }
     if (ok) ok = layout_ok(l, why);
   }
-  if (ok && (n != cache_n || bytes != cache_bytes || n > CACHE_MAX || bytes > CACHE_BYTES ||
-             purged != cache_purged)) {
+  if (ok && (n != cache_n || bytes != cache_bytes || purged != cache_purged || over_limits(CACHE_MAX, CACHE_BYTES))) {
     *why = "large: cache count or bytes disagree with the list or the limits";
     ok = false;
   }
