@@ -19,7 +19,21 @@
  * request they fit (cache_take), PROT_NONE meanwhile (a write after free still faults): reuse
  * costs one mprotect instead of mapping, trimming, guarding and registering. A cached mapping stays
  * registered to its descriptor (magic HM_LARGE_CACHED), so a second free of it is a "double
- * free"; hak_trim and malloc_trim unmap the cache. A mapping cached for HAKMEM_PURGE_DELAY_MS is
+ * free"; hak_trim and malloc_trim unmap the cache.
+ * The reuse window (strict and paranoid, hm_large_window: Q = 8 / 32): the Q newest cached mappings
+ * are never handed out (cache_take skips them) nor unmapped by the limits (they are on top of the
+ * 64 entries / 64 MiB; only hak_trim and malloc_trim unmap them), so a freed block comes back only
+ * after Q later large frees, and until then a second free is "double free" and a write faults
+ * (dfr.m100k, dfr.l1m in tests/detect/matrix.txt). At these levels a mapping over 16 MiB is kept
+ * in the window too, its pages purged at once (one madvise, instead of the munmap), so its
+ * addresses stay reserved and the kernel cannot map the next block there; once it leaves the
+ * window the byte limit unmaps it (and every older entry first). Cost, measured (release, 100000-
+ * byte blocks, strace -c, 10000 malloc/free pairs): 2 syscalls a pair (two mprotects) before and
+ * after; the window's first Q mappings cost one-off (40 more at strict, 160 at paranoid, in all);
+ * the cache then holds Q + 1 mappings instead of 1 (3 VMAs each: 27 / 99 instead of 3), resident
+ * until purged (about Q times the block: max RSS 1.4 -> 2.3 MiB at strict, 4.8 MiB at paranoid,
+ * for a 100000-byte block memset each time); held address space up to Q * 16 MiB more plus the
+ * window's big blocks (purged: address space only). A mapping cached for HAKMEM_PURGE_DELAY_MS is
  * purged (its usable pages go back to the kernel, hm_os_purge) by the large-tier calls that
  * follow (alloc from the cache, free, hak_ss_evict: HM_PURGE_BATCH per call, under large_lock so
  * no request takes it half-purged); reuse then faults the pages in again, zeroed. Those calls
@@ -34,7 +48,8 @@
  * vmas == sum over live and cached blocks of (lead ? 3 : 1); a guarded block has lead >= a page,
  * a page multiple, base % lead == 0 and map_size == lead + usable + page, an unguarded one
  * lead == 0 and map_size == usable; the mapping start (base - lead) is 2 MiB aligned;
- * cached == len(cache list) <= 64, cached_bytes == sum of their usable <= 64 MiB;
+ * cached == len(cache list) <= 64 + Q, cached_bytes == sum of their usable, and that sum less the
+ * Q newest entries' <= 64 MiB (Q = hm_large_window(), 0 below strict);
  * cache_purged == count(cached and purged); the cache list is ordered by cached_at_ns; every chunk of
  * a live or cached mapping, lead guard included, is registered to its descriptor.
  */
