@@ -19,7 +19,21 @@
  * request they fit (cache_take), PROT_NONE meanwhile (a write after free still faults): reuse
  * costs one mprotect instead of mapping, trimming, guarding and registering. A cached mapping stays
  * registered to its descriptor (magic HM_LARGE_CACHED), so a second free of it is a "double
- * free"; hak_trim and malloc_trim unmap the cache. A mapping cached for HAKMEM_PURGE_DELAY_MS is
+ * free"; hak_trim and malloc_trim unmap the cache.
+ * The reuse window (strict and paranoid, hm_large_window: Q = 8 / 32): the Q newest cached mappings
+ * are never handed out (cache_take skips them) nor unmapped by the limits (they are on top of the
+ * 64 entries / 64 MiB; only hak_trim and malloc_trim unmap them), so a freed block comes back only
+ * after Q later large frees, and until then a second free is "double free" and a write faults
+ * (dfr.m100k, dfr.l1m in tests/detect/matrix.txt). At these levels a mapping over 16 MiB is kept
+ * in the window too, its pages purged at once (one madvise, instead of the munmap), so its
+ * addresses stay reserved and the kernel cannot map the next block there; once it leaves the
+ * window the byte limit unmaps it (and every older entry first). Cost, measured (release, 100000-
+ * byte blocks, strace -c, 10000 malloc/free pairs): 2 syscalls a pair (two mprotects) before and
+ * after; the window's first Q mappings cost one-off (40 more at strict, 160 at paranoid, in all);
+ * the cache then holds Q + 1 mappings instead of 1 (3 VMAs each: 27 / 99 instead of 3), resident
+ * until purged (about Q times the block: max RSS 1.4 -> 2.3 MiB at strict, 4.8 MiB at paranoid,
+ * for a 100000-byte block memset each time); held address space up to Q * 16 MiB more plus the
+ * window's big blocks (purged: address space only). A mapping cached for HAKMEM_PURGE_DELAY_MS is
  * purged (its usable pages go back to the kernel, hm_os_purge) by the large-tier calls that
  * follow (alloc from the cache, free, hak_ss_evict: HM_PURGE_BATCH per call, under large_lock so
  * no request takes it half-purged); reuse then faults the pages in again, zeroed. Those calls
@@ -34,7 +48,8 @@
  * vmas == sum over live and cached blocks of (lead ? 3 : 1); a guarded block has lead >= a page,
  * a page multiple, base % lead == 0 and map_size == lead + usable + page, an unguarded one
  * lead == 0 and map_size == usable; the mapping start (base - lead) is 2 MiB aligned;
- * cached == len(cache list) <= 64, cached_bytes == sum of their usable <= 64 MiB;
+ * cached == len(cache list) <= 64 + Q, cached_bytes == sum of their usable, and that sum less the
+ * Q newest entries' <= 64 MiB (Q = hm_large_window(), 0 below strict);
  * cache_purged == count(cached and purged); the cache list is ordered by cached_at_ns; every chunk of
  * a live or cached mapping, lead guard included, is registered to its descriptor.
  */
@@ -56,6 +71,20 @@ static uint64_t purge_calls, purged_bytes;
 #define FREED_RING 64
 static uintptr_t freed_ring[FREED_RING];   /* bases of recently freed mappings: "double free" */
 static unsigned freed_pos;
+
+/* The reuse window (the quarantine levels only): a freed mapping is handed out again only once at
+ * least Q later large frees have happened. The cache list is newest first and every free pushes at
+ * its head, so an entry with k entries before it has seen at least k later frees: cache_take skips
+ * the first Q entries, and cache_shrink never unmaps one of them (they are on top of the count and
+ * byte limits). Q = 8 at strict, 32 at paranoid: a large block is a mapping (three VMAs, at least
+ * 12 KiB of address space, up to 16 MiB resident until purged), not an 8-byte ring slot, so the
+ * small quarantine's 64 / 1024 would cost up to 1 GiB / 16 GiB; 8 and 32 are an eighth and a
+ * thirty-second of them, and hold at most 3 * Q VMAs of the mapping budget. */
+unsigned hm_large_window(void);   /* large.c; tests/unit/test_large_window.c */
+unsigned hm_large_window(void) {
+  if (!(hm_mit & HM_MIT_QUARANTINE)) return 0;
+  return hm_quarantine_len >= 1024 ? 32u : 8u;
+}
 
 #define PAGE_ROUND(x) (((x) + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1))
 
@@ -166,11 +195,17 @@ static void cache_push(hm_large *l) {
 static hm_large *cache_take(size_t usable, size_t align) {
   size_t waste = usable / 4;
   if (!(hm_mit & HM_MIT_STRICT) && waste < WASTE_ABS) waste = WASTE_ABS;
-  for (hm_large *l = cache_head; l != NULL; l = l->next)
+  unsigned skip = hm_large_window();   /* the window: the newest entries are never handed out */
+  for (hm_large *l = cache_head; l != NULL; l = l->next) {
+    if (skip > 0) {
+      skip--;
+      continue;
+    }
     if (l->usable >= usable && l->usable - usable <= waste && HM_UNHIDE(l->base) % align == 0) {
       cache_remove(l);
       return l;
     }
+  }
   return NULL;
 }
 
@@ -198,11 +233,23 @@ void hm_large_purge(void) {
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
 }
 
-/* Unmap the oldest cached mappings while over `max_n` entries or `max_bytes`, then purge. */
+/* Whether the cache is over `max_n` entries or `max_bytes` besides the window's (the first
+ * hm_large_window() entries, which only hak_trim and malloc_trim unmap: both limits are 0). */
+static bool over_limits(uint64_t max_n, size_t max_bytes) {
+  unsigned win = max_n == 0 && max_bytes == 0 ? 0 : hm_large_window();
+  if (cache_n <= win) return false;
+  size_t win_bytes = 0;
+  unsigned i = 0;
+  for (hm_large *l = cache_head; l != NULL && i < win; l = l->next, i++) win_bytes += l->usable;
+  return cache_n - win > max_n || cache_bytes - win_bytes > max_bytes;
+}
+
+/* Unmap the oldest cached mappings while over `max_n` entries or `max_bytes` (besides the
+ * window), then purge. */
 static size_t cache_shrink(uint64_t max_n, size_t max_bytes) {
   size_t n = 0;
   hm_lock_take(&large_lock, HM_HOLD_LARGE);
-  while (cache_tail != NULL && (cache_n > max_n || cache_bytes > max_bytes)) {
+  while (cache_tail != NULL && over_limits(max_n, max_bytes)) {
     hm_large *l = cache_tail;
     cache_remove(l);
     forget(l);
@@ -304,11 +351,22 @@ void hm_large_free(hm_large *l, void *p) {
     hm_fatal(at_base && l->magic == HM_LARGE_CACHED ? "double free" : "invalid free", p);
   if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_COUNT_LARGE, l->usable);
   hm_san_free(p, l->usable);
-  bool keep = l->usable <= CACHE_BLOCK_MAX;
+  /* at the quarantine levels a mapping over CACHE_BLOCK_MAX is cached too, its pages given back
+   * at once: the window keeps its addresses reserved (PROT_NONE, registered) for Q frees, so the
+   * kernel cannot map the next block there; past the window the byte limit unmaps it */
+  bool big = l->usable > CACHE_BLOCK_MAX;
+  bool keep = !big || hm_large_window() > 0;
   if (keep) hm_os_protect_none(p, l->usable);   /* before anyone can take it from the cache */
+  if (keep && big) hm_os_purge(p, l->usable);
   hm_lock_take(&large_lock, HM_HOLD_LARGE);
   live_remove(l);
   if (keep) cache_push(l); else forget(l);
+  if (keep && big) {
+    l->purged = 1;
+    cache_purged++;
+    purge_calls++;
+    purged_bytes += l->usable;
+  }
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   if (keep) cache_shrink(CACHE_MAX, CACHE_BYTES);
   else unmap_large(l);
@@ -474,8 +532,7 @@ bool hm_large_is_valid(const char **why) {
     }
     if (ok) ok = layout_ok(l, why);
   }
-  if (ok && (n != cache_n || bytes != cache_bytes || n > CACHE_MAX || bytes > CACHE_BYTES ||
-             purged != cache_purged)) {
+  if (ok && (n != cache_n || bytes != cache_bytes || purged != cache_purged || over_limits(CACHE_MAX, CACHE_BYTES))) {
     *why = "large: cache count or bytes disagree with the list or the limits";
     ok = false;
   }

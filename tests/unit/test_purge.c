@@ -9,6 +9,8 @@
 #include <time.h>
 #include "hak_test.h"
 
+unsigned hm_large_window(void);   /* large.c: 0 below strict */
+
 #define MIB ((size_t)1 << 20)
 enum { SMALL_BLOCK = 256, SMALL_N = (int)(64 * MIB / SMALL_BLOCK), LARGE_BLOCK = 4 << 20, LARGE_N = 8 };
 #define RSS_SLACK (16 * MIB)   /* what may stay resident above the start: metadata, a live slab */
@@ -148,30 +150,37 @@ static void slot_round(size_t base) {
   CHECK_OK();
 }
 
+/* LARGE_N mappings past the large tier's reuse window (hm_large_window(): at strict the newest 8
+ * freed mappings are not handed out again), so the calloc below reuses a purged one. */
 static void large_round(size_t base) {
-  void *p[LARGE_N];
-  for (int i = 0; i < LARGE_N; i++) {
+  unsigned n = LARGE_N + hm_large_window();
+  void *p[LARGE_N + 32];
+  CHECK(n <= LARGE_N + 32u);
+  for (unsigned i = 0; i < n; i++) {
     p[i] = hak_malloc(LARGE_BLOCK);
     CHECK(p[i] != NULL);
     memset(p[i], 0x5a, LARGE_BLOCK);
   }
   size_t full = rss();
-  CHECK(full > base + 24 * MIB, "RSS %zu KiB above the start with 32 MiB live", (full - base) >> 10);
-  for (int i = 0; i < LARGE_N; i++) hak_free(p[i]);
+  CHECK(full > base + 24 * MIB, "RSS %zu KiB above the start with %u MiB live", (full - base) >> 10, n * 4);
+  for (unsigned i = 0; i < n; i++) hak_free(p[i]);
   hak_stats_t s = st();
-  CHECK(s.large_cached == LARGE_N, "large cached %llu", (unsigned long long)s.large_cached);
+  CHECK(s.large_cached == n, "large cached %llu", (unsigned long long)s.large_cached);
   size_t r = wait_rss_below(base, "large");
   RSS_CHECK(r < base + RSS_SLACK, "RSS %zu KiB above the start, %llu large mappings cached",
         (r - base) >> 10, (unsigned long long)s.large_cached);
   hak_stats_t s2 = st();
-  CHECK(s2.large_cached == LARGE_N && s2.large_cached_purged == LARGE_N, "large cached %llu purged %llu",
+  CHECK(s2.large_cached == n && s2.large_cached_purged == n, "large cached %llu purged %llu",
         (unsigned long long)s2.large_cached, (unsigned long long)s2.large_cached_purged);
-  /* reuse of a purged mapping: writable, calloc zero, the data is the program's */
+  /* reuse of a purged mapping (the newest past the window: p[LARGE_N - 1]): writable, calloc
+   * zero, the data is the program's */
   unsigned char *c = hak_calloc(1, LARGE_BLOCK);
   CHECK(c != NULL && c[0] == 0 && c[LARGE_BLOCK - 1] == 0);
   memset(c, 0x11, LARGE_BLOCK);
   CHECK(c[12345] == 0x11);
-  CHECK(st().large_cached == LARGE_N - 1, "the purged mapping was not reused");
+  CHECK(st().large_cached == n - 1, "the purged mapping was not reused");
+  CHECK((void *)c == p[LARGE_N - 1], "not the newest mapping past the window");
+  for (unsigned i = LARGE_N; i < n; i++) CHECK((void *)c != p[i], "a mapping in the window was reused");
   hak_free(c);
   CHECK_OK();
 }
