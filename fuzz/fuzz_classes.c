@@ -59,6 +59,7 @@ static size_t ref_small_block(size_t size, size_t align) {
  * block less its HM_CANARY-byte end canary below strict, the request itself at strict and paranoid;
  * a medium block less its canary; or the pages. */
 static size_t ref_usable(size_t size, size_t align) {
+  if (fz_tier_for(mid_on, size, align) == FZ_ZERO) return 0;   /* a PROT_NONE slot (zero.c) */
   size_t bs = ref_small_block(size, align);
   if (bs != 0) return fz_level_now >= 2 ? size : bs - HM_CANARY;
   if (fz_tier_for(mid_on, size, align) == FZ_MID)

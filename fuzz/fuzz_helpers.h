@@ -318,7 +318,8 @@ static inline bool fz_zero_fn(unsigned char *p, size_t from, size_t to, uint32_t
 static inline bool fz_is_pow2(size_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
 /* ---- tiers: the reference rules, and what hakmem actually did -------------------------------- */
-typedef enum { FZ_NONE = 0, FZ_SMALL = 1, FZ_MID = 2, FZ_LARGE = 3 } fz_tier;
+/* FZ_ZERO: a zero-size request at the strict levels, a PROT_NONE slot of zero.c */
+typedef enum { FZ_NONE = 0, FZ_SMALL = 1, FZ_MID = 2, FZ_LARGE = 3, FZ_ZERO = 4 } fz_tier;
 
 /* The medium tier is on at the off and fast hardening levels (strict and paranoid send those
  * sizes to the large tier until its mappings reach the budget, a quarter of vm.max_map_count,
@@ -398,8 +399,10 @@ static inline int fz_level(int want) {
  * small and medium block ends in its HM_CANARY-byte end canary: a small class if
  * max(size + 8 + fz_small_reserve, align) <= 32 KiB; else a medium block if the tier is on, the
  * size is in (32 KiB - 8, 512 KiB - 8] and the alignment at most a page; else its own mapping (at
- * the strict levels that includes the requests in (32 KiB - 12, 32 KiB - 8]). */
+ * the strict levels that includes the requests in (32 KiB - 12, 32 KiB - 8]). At the strict levels
+ * a zero-size request is a PROT_NONE slot of zero.c (FZ_ZERO). */
 static inline fz_tier fz_tier_for(bool mid_on, size_t size, size_t align) {
+  if (size == 0 && fz_level_now >= 2) return FZ_ZERO;
   size_t need = size + HM_CANARY + fz_small_reserve > align ? size + HM_CANARY + fz_small_reserve : align;
   if (size <= HM_SMALL_MAX - HM_CANARY && need <= HM_SMALL_MAX) return FZ_SMALL;
   if (mid_on && size > HM_SMALL_MAX - HM_CANARY && size <= FZ_MID_MAX - HM_CANARY && align <= HM_PAGE_SIZE)
@@ -413,6 +416,7 @@ static inline fz_tier fz_owner(const void *p, size_t *bsize) {
   uintptr_t e = hm_registry_lookup(p);
   *bsize = 0;
   if (e == 0) return FZ_NONE;
+  if ((e & 3u) == HM_REG_ZERO) return FZ_ZERO;
   if (!(e & HM_REG_SS)) {
     *bsize = ((const hm_large *)e)->usable;
     return FZ_LARGE;
@@ -616,7 +620,7 @@ static inline void fz_huge(fz_block *b, unsigned variant) {
 /* Statistics against the model: exact with one thread, bounds otherwise. `trimmed`: right after
  * hak_trim / malloc_trim, when no medium class without a live block may keep a SuperSlab. */
 static inline void fz_stats(fz_model *m, bool trimmed) {
-  uint64_t n[4] = {0, 0, 0, 0}, mid_bytes = 0, live_k[FZ_MID_CLASSES] = {0};
+  uint64_t n[5] = {0, 0, 0, 0, 0}, mid_bytes = 0, live_k[FZ_MID_CLASSES] = {0};
   for (unsigned i = 0; i < m->nslots; i++) {
     const fz_block *b = &m->slots[i];
     if (b->p == NULL) continue;

@@ -27,14 +27,22 @@ typedef struct owner_info {
   hm_slab *slab;      /* small block: its slab */
   hm_superslab *mid;  /* medium block: its SuperSlab */
   hm_large *large;    /* large block: its descriptor */
+  bool zero;          /* zero-size block of the strict levels (zero.c) */
 } owner_info;
 
 /* What owns live block `p`; aborts with `what` if `p` is not a live block start, or with `freed`
  * if it is a block known to be free. */
 static owner_info owner_of(void *p, const char *what, const char *freed) {
-  owner_info o = {NULL, NULL, NULL};
+  owner_info o = {NULL, NULL, NULL, false};
   uintptr_t e = hm_registry_lookup(p);
   if (e == 0) hm_fatal(hm_large_recently_freed(p) ? freed : what, p);
+  if ((e & 3u) == HM_REG_ZERO) {
+    int st = hm_zero_state(p, e);
+    HM_CHECK(st >= 0, what, p);
+    HM_CHECK(st > 0, freed, p);
+    o.zero = true;
+    return o;
+  }
   if (!(e & HM_REG_SS)) {
     o.large = (hm_large *)e;
     HM_CHECK(HM_UNHIDE(o.large->base) == (uintptr_t)p, what, p);
@@ -64,6 +72,10 @@ static owner_info owner_of(void *p, const char *what, const char *freed) {
 HM_NOINLINE void hm_free_other(void *p, uintptr_t e) {
   if (p == NULL) return;
   if (e == 0) hm_fatal(hm_large_recently_freed(p) ? "double free" : "invalid free", p);
+  if (e & HM_REG_ZERO) {   /* a zero-size block (strict levels) */
+    hm_zero_free(p, e);
+    return;
+  }
   hm_large_free((hm_large *)e, p);
 }
 
@@ -81,7 +93,9 @@ static void free_checked(void *p, size_t size, size_t align, const char *what) {
   if (p == NULL) return;
   owner_info o = owner_of(p, "invalid free", "double free");
   HM_CHECK(align != 0 && (align & (align - 1)) == 0 && (uintptr_t)p % align == 0, what, p);
-  if (o.large != NULL) {
+  if (o.zero) {
+    HM_CHECK(size == 0, what, p);   /* the alignment divides the address: checked above */
+  } else if (o.large != NULL) {
     HM_CHECK(PAGE_ROUND(size ? size : 1) == PAGE_ROUND(o.large->requested ? o.large->requested : 1),
              what, p);
     HM_CHECK(align <= o.large->align, what, p);
@@ -130,6 +144,7 @@ HAK_API void *hak_calloc(size_t n, size_t size) {
 /* The bytes the program may use: a large block's pages; a small or medium block up to its end
  * canary, or a small block's exact request when the strict canaries guard the rest. */
 static size_t usable_of(void *p, owner_info o) {
+  if (o.zero) return 0;
   if (o.large) return o.large->usable;
   if (o.mid) return o.mid->mid_size - HM_CANARY;
   return (hm_mit & HM_MIT_CANARY) ? hm_strict_requested(p, o.slab) : o.slab->block_size - HM_CANARY;

@@ -3,8 +3,8 @@
  * re-entrant call during it (same thread) proceeds with the static defaults.
  *
  * Lock order, outermost first, the fork handlers' included:
- *   libc's stdio list lock -> mid_lock -> late_lock -> pool_lock -> large_lock -> reg_lock -> meta
- *   (ss, heap, large)
+ *   libc's stdio list lock -> mid_lock -> late_lock -> pool_lock -> large_lock -> zero_lock ->
+ *   reg_lock -> meta (ss, heap, large)
  * glibc's fork takes its list lock (_IO_list_lock) after the prepare handlers, and fflush(NULL)
  * holds it while it waits for FILE locks whose owners (getline) may be allocating: so prepare
  * takes the list lock before any of ours, as glibc's own malloc does (the lock is recursive,
@@ -49,6 +49,7 @@ static void atfork_prepare(void) {
   if (!(skip & HM_HOLD_LATE)) hm_heap_late_lock();
   if (!(skip & HM_HOLD_POOL)) hm_pool_lock();
   if (!(skip & HM_HOLD_LARGE)) hm_large_lock();
+  if (!(skip & HM_HOLD_ZERO)) hm_zero_lock();
   if (!(skip & HM_HOLD_REG)) hm_registry_lock();
   hm_meta_lock_all(skip);
 }
@@ -56,6 +57,7 @@ static void unlock_taken(void) {
   uint32_t skip = tl_fork_skip;
   hm_meta_unlock_all(skip);
   if (!(skip & HM_HOLD_REG)) hm_registry_unlock();
+  if (!(skip & HM_HOLD_ZERO)) hm_zero_unlock();
   if (!(skip & HM_HOLD_LARGE)) hm_large_unlock();
   if (!(skip & HM_HOLD_POOL)) hm_pool_unlock();
   if (!(skip & HM_HOLD_LATE)) hm_heap_late_unlock();
@@ -76,6 +78,7 @@ static void atfork_child(void) {
   if (reset & HM_HOLD_LATE) hm_heap_late_atfork_reset();
   if (reset & HM_HOLD_POOL) hm_pool_atfork_reset();
   if (reset & HM_HOLD_LARGE) hm_large_atfork_reset();
+  if (reset & HM_HOLD_ZERO) hm_zero_atfork_reset();
   if (reset & HM_HOLD_REG) hm_registry_atfork_reset();
   hm_meta_atfork_reset(reset);
   hm_mid_atfork_child();

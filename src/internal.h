@@ -126,6 +126,21 @@ typedef struct hm_large {
 } hm_large;
 #define HM_LARGE_MAGIC 0x4c617267u
 
+/* A 2 MiB chunk of zero-size blocks (zero.c): reserved PROT_NONE, never committed; its registry
+ * entry is the descriptor's address | HM_REG_ZERO. 16-byte slots, a bit each (zero_lock). */
+#define HM_ZERO_SLOT 16u
+#define HM_ZERO_SLOTS (HM_SS_SIZE / HM_ZERO_SLOT)
+typedef struct hm_zero_chunk {
+  uintptr_t base;                 /* the chunk's first byte (HM_HIDE) */
+  uint32_t magic;                 /* HM_ZERO_MAGIC */
+  uint32_t live_n;                /* popcount(live) */
+  uint32_t cursor;                /* where the next search for a free slot starts */
+  struct hm_zero_chunk *next;     /* every chunk, newest first */
+  uint64_t live[HM_ZERO_SLOTS / 64];   /* slot held by the program */
+  uint64_t ever[HM_ZERO_SLOTS / 64];   /* slot handed out at least once */
+} hm_zero_chunk;
+#define HM_ZERO_MAGIC 0x5a65726fu
+
 /* ---- os.c: the only file making memory system calls ------------------------------------------- */
 void *hm_os_map_aligned(size_t size, size_t align);   /* charged; NULL on failure */
 void *hm_os_reserve_aligned(size_t size, size_t align);   /* PROT_NONE, not charged */
@@ -145,6 +160,7 @@ extern hm_os_counters hm_os_count;
 
 /* ---- registry.c: pointer -> owner, O(1), lock-free reads --------------------------------------- */
 #define HM_REG_SS 1u                          /* tag bit of a registry entry for an hm_superslab */
+#define HM_REG_ZERO 2u   /* tag of an hm_zero_chunk's entry (HM_REG_SS clear: hm_free_other) */
 #define HM_REG_ENTRIES ((uintptr_t)1 << (HM_ADDR_BITS - HM_SS_SHIFT))  /* 2 MiB chunks covered */
 #define HM_REG_LEAF_SHIFT 9                   /* a leaf: 512 entries = 4 KiB, 1 GiB of addresses */
 #define HM_REG_LEAF ((uintptr_t)1 << HM_REG_LEAF_SHIFT)
@@ -316,6 +332,7 @@ void hm_mid_atfork_reset(void);     /* the child of a fork that took no locks: m
 void *hm_large_alloc(size_t size, size_t align, bool zero);
 void hm_large_free(hm_large *l, void *p);
 bool hm_large_recently_freed(const void *p);
+unsigned hm_large_window(void);   /* the large tier's reuse window (Q freed mappings), 0 below strict */
 size_t hm_large_chunks(void);
 size_t hm_large_trim(void);   /* unmap the cache of freed mappings; returns how many */
 void hm_large_purge(void);    /* decommit cached mappings free for the purge delay */
@@ -325,6 +342,16 @@ bool hm_large_is_valid(const char **why);
 void hm_large_lock(void);
 void hm_large_unlock(void);
 void hm_large_atfork_reset(void);   /* the child of a fork that took no locks: large_lock free */
+
+/* ---- zero.c: zero-size blocks at the strict levels (PROT_NONE slots) -------------------------- */
+void *hm_zero_alloc(size_t align);              /* NULL with errno ENOMEM */
+void hm_zero_free(void *p, uintptr_t entry);    /* aborts on a double or invalid free */
+int hm_zero_state(const void *p, uintptr_t entry);   /* 1 live, 0 freed slot, -1 not a block */
+size_t hm_zero_chunks(uint64_t *live);          /* registered chunks; *live: live blocks */
+bool hm_zero_is_valid(const char **why);
+void hm_zero_lock(void);
+void hm_zero_unlock(void);
+void hm_zero_atfork_reset(void);
 
 /* ---- harden.c --------------------------------------------------------------------------------- */
 extern uintptr_t hm_secret;
@@ -362,6 +389,7 @@ enum {
   HM_HOLD_META_SS = 8u, HM_HOLD_META_HEAP = 16u, HM_HOLD_META_LARGE = 32u,
   HM_HOLD_POOL = 64u, HM_HOLD_LATE = 128u,
 };
+enum { HM_HOLD_ZERO = 256u };   /* zero.c's zero_lock */
 extern __thread uint32_t hm_tl_locks;
 HM_INLINE void hm_lock_take(pthread_mutex_t *m, uint32_t bit) {
   hm_tl_locks |= bit;

@@ -80,7 +80,6 @@ static unsigned freed_pos;
  * 12 KiB of address space, up to 16 MiB resident until purged), not an 8-byte ring slot, so the
  * small quarantine's 64 / 1024 would cost up to 1 GiB / 16 GiB; 8 and 32 are an eighth and a
  * thirty-second of them, and hold at most 3 * Q VMAs of the mapping budget. */
-unsigned hm_large_window(void);   /* large.c; tests/unit/test_large_window.c */
 unsigned hm_large_window(void) {
   if (!(hm_mit & HM_MIT_QUARANTINE)) return 0;
   return hm_quarantine_len >= 1024 ? 32u : 8u;

@@ -191,6 +191,8 @@ bool hm_strict_size_ok(const void *p, const hm_slab *s, size_t size, size_t alig
 }
 
 void *hm_strict_malloc(size_t size, size_t align) {
+  /* zero-size requests: an inaccessible slot (zero.c), so a read faults as well as a write */
+  if (size == 0 && (hm_mit & HM_MIT_CANARY) && align <= HM_SS_SIZE / 2) return hm_zero_alloc(align);
   size_t need = (hm_mit & HM_MIT_CANARY) ? size + TRAILER : size;
   int cls = hm_aligned_class(need, align);   /* room for the canaries, and the alignment */
   if (cls < 0) return hm_large_alloc(size, align > HM_PAGE_SIZE ? align : HM_PAGE_SIZE, false);

@@ -69,11 +69,12 @@ HAK_API const char *hak_check(void) {
   if (!hm_pool_is_valid(&why)) return why;
   if (!hm_large_is_valid(&why)) return why;
   if (!hm_mid_is_valid(&why)) return why;
+  if (!hm_zero_is_valid(&why)) return why;
   if (!hm_heap_is_valid(hm_tl_self, &why)) return why;
   /* every registered chunk belongs to a SuperSlab or a large mapping (racy against other
    * threads mapping at the same moment: callers check when quiescent) */
-  if (hm_registry_count() != hm_pool_mapped() + hm_large_chunks())
-    return "registry: count disagrees with the mapped SuperSlabs and large allocations";
+  if (hm_registry_count() != hm_pool_mapped() + hm_large_chunks() + hm_zero_chunks(NULL))
+    return "registry: count disagrees with the mapped SuperSlabs, large allocations and zero-size chunks";
   return NULL;
 #else
   return NULL;
