@@ -145,6 +145,25 @@ static inline long test_rss_kib(void) {
   fclose(f);
   return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
+/* The r/w bits ("rw", "r-", "--") of the mapping holding `a`, from /proc/self/maps; "" if none. */
+static inline const char *test_prot_at(uintptr_t a) {
+  static char prot[8];
+  FILE *f = fopen("/proc/self/maps", "r");
+  CHECK(f != NULL, "cannot open /proc/self/maps");
+  unsigned long lo, hi;
+  char perms[8], line[512];
+  prot[0] = '\0';
+  while (fgets(line, sizeof line, f) != NULL)
+    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo <= a && a < hi) {
+      prot[0] = perms[0];
+      prot[1] = perms[1];
+      prot[2] = '\0';
+      break;
+    }
+  fclose(f);
+  return prot;
+}
+
 static inline long test_maps_count(void) {
   FILE *f = fopen("/proc/self/maps", "r");
   CHECK(f != NULL, "cannot open /proc/self/maps");

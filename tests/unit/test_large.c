@@ -9,24 +9,6 @@
 #include "internal.h"
 
 /* The protection ("rw", "r-", "--", ...) of the mapping holding `a`, or "" when none does. */
-static const char *prot_at(uintptr_t a) {
-  static char prot[8];
-  FILE *f = fopen("/proc/self/maps", "r");
-  CHECK(f != NULL, "cannot open /proc/self/maps");
-  unsigned long lo, hi;
-  char perms[8];
-  prot[0] = '\0';
-  char line[512];
-  while (fgets(line, sizeof line, f) != NULL)
-    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo <= a && a < hi) {
-      prot[0] = perms[0];
-      prot[1] = perms[1];
-      prot[2] = '\0';
-      break;
-    }
-  fclose(f);
-  return prot;
-}
 
 static int is_none(const char *p) { return strcmp(p, "--") == 0; }
 
@@ -38,17 +20,17 @@ static void check_layout(const char *how, char *p, size_t lead) {
   CHECK(l != NULL && (hm_registry_lookup(p) & HM_REG_SS) == 0, "%s: %p not a large block", how,
         (void *)p);
   size_t usable = l->usable;
-  CHECK(strcmp(prot_at(a), "rw") == 0 && strcmp(prot_at(a + usable - 1), "rw") == 0,
-        "%s: block %p not read-write (%s)", how, (void *)p, prot_at(a));
-  CHECK(is_none(prot_at(a - 1)), "%s: the byte before %p is '%s', not a guard", how,
-        (void *)p, prot_at(a - 1));
-  CHECK(is_none(prot_at(a - lead)), "%s: %zu bytes before %p is '%s', not the lead guard",
-        how, lead, (void *)p, prot_at(a - lead));
+  CHECK(strcmp(test_prot_at(a), "rw") == 0 && strcmp(test_prot_at(a + usable - 1), "rw") == 0,
+        "%s: block %p not read-write (%s)", how, (void *)p, test_prot_at(a));
+  CHECK(is_none(test_prot_at(a - 1)), "%s: the byte before %p is '%s', not a guard", how,
+        (void *)p, test_prot_at(a - 1));
+  CHECK(is_none(test_prot_at(a - lead)), "%s: %zu bytes before %p is '%s', not the lead guard",
+        how, lead, (void *)p, test_prot_at(a - lead));
   CHECK((a - lead) % HM_SS_SIZE == 0, "%s: mapping start %p not 2 MiB aligned", how,
         (void *)(a - lead));
-  CHECK(is_none(prot_at(a + usable)) && is_none(prot_at(a + usable + HM_PAGE_SIZE - 1)),
+  CHECK(is_none(test_prot_at(a + usable)) && is_none(test_prot_at(a + usable + HM_PAGE_SIZE - 1)),
         "%s: the page after %p + %zu is '%s', not a guard", how, (void *)p, usable,
-        prot_at(a + usable));
+        test_prot_at(a + usable));
   p[0] = 1;
   p[hak_malloc_usable_size(p) - 1] = 1;   /* the last byte the program may use */
   CHECK_OK();
@@ -78,7 +60,7 @@ int main(void) {
 
   /* freed: the whole usable range is PROT_NONE in the cache, the guards stay; reused: same block */
   hak_free(p);
-  CHECK(is_none(prot_at((uintptr_t)p)) && st().large_mappings == maps0 + 6);
+  CHECK(is_none(test_prot_at((uintptr_t)p)) && st().large_mappings == maps0 + 6);
   CHECK_OK();
   char *r = hak_malloc(n);
   CHECK(r == p, "reuse from the cache: %p, freed %p", (void *)r, (void *)p);
@@ -103,7 +85,7 @@ int main(void) {
         (unsigned long long)(hm_os_count.mremap - remaps),
         (unsigned long long)(hm_os_count.mprotect - mprotects));
   check_layout("realloc moved", m, page);
-  CHECK(prot_at((uintptr_t)q - 1)[0] == '\0' && prot_at((uintptr_t)q + ((n + page - 1) & ~(page - 1)))[0] == '\0',
+  CHECK(test_prot_at((uintptr_t)q - 1)[0] == '\0' && test_prot_at((uintptr_t)q + ((n + page - 1) & ~(page - 1)))[0] == '\0',
         "the old guards of %p are still mapped", (void *)q);
   CHECK(st().large_mappings == maps0 + 6);
 

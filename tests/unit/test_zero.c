@@ -12,29 +12,12 @@
 #include "hak_test.h"
 #include "internal.h"
 
-static const char *prot_at(uintptr_t a) {
-  static char prot[8];
-  FILE *f = fopen("/proc/self/maps", "r");
-  CHECK(f != NULL, "cannot open /proc/self/maps");
-  unsigned long lo, hi;
-  char perms[8], line[512];
-  prot[0] = '\0';
-  while (fgets(line, sizeof line, f) != NULL)
-    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo <= a && a < hi) {
-      prot[0] = perms[0];
-      prot[1] = perms[1];
-      prot[2] = '\0';
-      break;
-    }
-  fclose(f);
-  return prot;
-}
 
 static void is_zero_block(const char *how, void *p, size_t align) {
   CHECK(p != NULL, "%s: NULL", how);
   CHECK((hm_registry_lookup(p) & 3u) == HM_REG_ZERO, "%s: %p not in a zero-size chunk", how, p);
-  CHECK(strcmp(prot_at((uintptr_t)p), "--") == 0, "%s: %p is %s, not PROT_NONE", how, p,
-        prot_at((uintptr_t)p));
+  CHECK(strcmp(test_prot_at((uintptr_t)p), "--") == 0, "%s: %p is %s, not PROT_NONE", how, p,
+        test_prot_at((uintptr_t)p));
   CHECK((uintptr_t)p % align == 0, "%s: %p not aligned to %zu", how, p, align);
   CHECK(hak_malloc_usable_size(p) == 0, "%s: usable size %zu", how, hak_malloc_usable_size(p));
 }
