@@ -18,6 +18,19 @@
 _Atomic(_Atomic uintptr_t *) hm_reg_top[HM_REG_TOP];
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t reg_count;   /* non-zero entries (reg_lock) */
+#if HAK_DEBUG >= 1
+/* Which top-level slots hold a leaf, for the validator: one bit per slot and one summary bit per
+ * word of those, so a check visits the published leaves only (the top level has 2^17 slots; a
+ * walk over all of them was most of a fuzzing run's time). Set once per leaf, never cleared. */
+#define REG_BITS_WORDS (HM_REG_TOP / 64)
+static _Atomic uint64_t leaf_bits[REG_BITS_WORDS], leaf_sum[(REG_BITS_WORDS + 63) / 64];
+static void leaf_mark(uintptr_t t) {
+  atomic_fetch_or_explicit(&leaf_bits[t / 64], (uint64_t)1 << (t % 64), memory_order_relaxed);
+  atomic_fetch_or_explicit(&leaf_sum[t / 4096], (uint64_t)1 << (t / 64 % 64), memory_order_relaxed);
+}
+#else
+#define leaf_mark(t) ((void)(t))
+#endif
 
 /* The leaf of top-level slot `t`, mapped and published if it was not: NULL if it cannot be. Two
  * threads may map one at once; the CAS keeps one and the loser unmaps its own. */
@@ -26,6 +39,7 @@ static _Atomic uintptr_t *leaf_get(uintptr_t t) {
   if (leaf != NULL) return leaf;
   _Atomic uintptr_t *fresh = hm_os_map(HM_REG_LEAF * sizeof(uintptr_t));   /* zero-filled */
   if (fresh == NULL) return NULL;
+  leaf_mark(t);   /* before the publishing CAS: whoever fills the leaf later sees the mark too */
   if (atomic_compare_exchange_strong_explicit(&hm_reg_top[t], &leaf, fresh, memory_order_release,
                                               memory_order_acquire))
     return fresh;
@@ -81,14 +95,22 @@ size_t hm_registry_count(void) {
  * owners is checked from their side: pool.c and large.c check that every SuperSlab and large
  * mapping is registered to its header, and hak_check that the count equals the chunks they
  * cover, which together leave no room for a stray entry. */
-bool hm_registry_is_valid(const char **why) {
+HM_VALIDATOR bool hm_registry_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   size_t n = 0;
   hm_lock_take(&reg_lock, HM_HOLD_REG);
-  for (uintptr_t t = 0; t < HM_REG_TOP; t++) {
-    _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[t], memory_order_acquire);
-    for (uintptr_t j = 0; leaf != NULL && j < HM_REG_LEAF; j++)
-      n += atomic_load_explicit(&leaf[j], memory_order_relaxed) != 0;
+  /* a slot is marked before its leaf is published and filled, so every leaf holding an entry is
+   * marked; a marked slot may still be NULL for a moment (its leaf not yet published) */
+  for (size_t k = 0; k < sizeof leaf_sum / sizeof leaf_sum[0]; k++) {
+    for (uint64_t sum = atomic_load_explicit(&leaf_sum[k], memory_order_relaxed); sum; sum &= sum - 1) {
+      size_t w = k * 64 + (size_t)__builtin_ctzll(sum);
+      for (uint64_t bits = atomic_load_explicit(&leaf_bits[w], memory_order_relaxed); bits; bits &= bits - 1) {
+        uintptr_t t = w * 64 + (uintptr_t)__builtin_ctzll(bits);
+        _Atomic uintptr_t *leaf = atomic_load_explicit(&hm_reg_top[t], memory_order_acquire);
+        for (uintptr_t j = 0; leaf != NULL && j < HM_REG_LEAF; j++)
+          n += atomic_load_explicit(&leaf[j], memory_order_relaxed) != 0;
+      }
+    }
   }
   bool ok = n == reg_count;
   hm_lock_drop(&reg_lock, HM_HOLD_REG);
