@@ -628,7 +628,7 @@ void hm_heap_thread_exit(void *heap) {
 }
 
 /* ---- validation ------------------------------------------------------------------------------------ */
-bool hm_slab_is_valid(const hm_slab *s, const char **why) {
+HM_VALIDATOR bool hm_slab_is_valid(const hm_slab *s, const char **why) {
 #if HAK_DEBUG >= 1
   if (s->capacity != HM_SLAB_SIZE / s->block_size || s->block_size != hm_class_size[s->cls]) {
     *why = "slab: geometry disagrees with its class";
@@ -665,7 +665,7 @@ bool hm_slab_is_valid(const hm_slab *s, const char **why) {
   return true;
 }
 
-bool hm_heap_is_valid(hm_heap *h, const char **why) {
+HM_VALIDATOR bool hm_heap_is_valid(hm_heap *h, const char **why) {
 #if HAK_DEBUG >= 1
   if (h == HM_NO_HEAP || h == NULL) return true;
   if (atomic_load(&h->inbox) == INBOX_CLOSED) {

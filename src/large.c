@@ -494,7 +494,7 @@ static bool layout_ok(const hm_large *l, const char **why) {
 }
 #endif
 
-bool hm_large_is_valid(const char **why) {
+HM_VALIDATOR bool hm_large_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   bool ok = true;
   uint64_t n = 0, bytes = 0, maps = 0;

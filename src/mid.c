@@ -184,7 +184,7 @@ void hm_mid_pool_stats(hak_stats_t *st) {
   hm_lock_drop(&mid_lock, HM_HOLD_MID);
 }
 
-bool hm_mid_is_valid(const char **why) {
+HM_VALIDATOR bool hm_mid_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   bool ok = true;
   uint64_t n = 0, live = 0, bytes = 0;

@@ -631,7 +631,7 @@ out:
 }
 #endif
 
-bool hm_pool_is_valid(const char **why) {
+HM_VALIDATOR bool hm_pool_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   bool ok = false;
   hm_lock_take(&pool_lock, HM_HOLD_POOL);

@@ -62,7 +62,7 @@ HAK_API void hak_stats(hak_stats_t *out) {
   out->counted_peak_bytes = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
 }
 
-HAK_API const char *hak_check(void) {
+HM_VALIDATOR HAK_API const char *hak_check(void) {
 #if HAK_DEBUG >= 1
   const char *why = NULL;
   if (!hm_registry_is_valid(&why)) return why;

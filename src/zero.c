@@ -138,7 +138,7 @@ size_t hm_zero_chunks(uint64_t *live) {
   return n;
 }
 
-bool hm_zero_is_valid(const char **why) {
+HM_VALIDATOR bool hm_zero_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   bool ok = true;
   size_t n = 0;
