@@ -2,8 +2,9 @@
  * must report: they prove hakmem describes its blocks to the tools. `clean` has no bug and must
  * pass everywhere (so the others fail for their bug, not for noise).
  * usage: san_bugs clean | uaf | overflow | overflow_next | overflow_canary | overflow_trailer | uninit |
- *                 race | leak | signed_overflow
- * overflow_canary and overflow_trailer are for HAKMEM_HARDEN=strict or paranoid: a 21-byte request
+ *                 race | leak | signed_overflow | usable
+ * usable (ASan builds) is no bug: malloc_usable_size must answer exactly the request, the byte
+ * where the block's shadow turns poisoned, for every tier and after an in-place shrink.  * overflow_canary and overflow_trailer are for HAKMEM_HARDEN=strict or paranoid: a 21-byte request
  * gets a 48-byte block there (21 + 4-byte size trailer + 8-byte end canary > 32), with canary bytes
  * at 21..35 and the trailer at 36..39; the caller's hook (hm_san_alloc) describes only the fast
  * level's 32-byte class, so bytes 24..39 are poisoned by mitigate.c alone, after it wrote them. */
@@ -88,6 +89,23 @@ int main(int argc, char **argv) {
     q[1] = q[0] + argc;                /* INT_MAX + 2 in a hakmem block: signed overflow (UBSan) */
     sink = (char)q[1];
     hak_free(q);
+  } else if (strcmp(what, "usable") == 0) {
+    static const size_t sizes[] = {1, 7, 8, 9, 15, 16, 17, 100, 1000, 4095, 4096, 4097, 32000, 32760,
+                                   40000, 300000, 524280, (1u << 20) + 3, 5u << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+      char *p = hak_malloc(sizes[i]);
+      if (p == NULL || hak_malloc_usable_size(p) != sizes[i]) {
+        printf("usable size of a %zu-byte block: %zu\n", sizes[i], p ? hak_malloc_usable_size(p) : 0);
+        return 5;
+      }
+      size_t half = sizes[i] / 2 + 1;
+      p = hak_realloc(p, half);
+      if (p == NULL || hak_malloc_usable_size(p) != half) {
+        printf("usable size after realloc to %zu: %zu\n", half, p ? hak_malloc_usable_size(p) : 0);
+        return 6;
+      }
+      hak_free(p);
+    }
   } else if (strcmp(what, "leak") == 0) {
     leak_one();                        /* never freed, last pointer dropped */
     scrub();
