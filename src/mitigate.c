@@ -28,16 +28,31 @@ static uint8_t canary_byte(const void *p) {
   return (uint8_t)(((hm_secret >> 24) ^ ((uintptr_t)p >> 4)) | 1u);   /* never 0 */
 }
 
-size_t hm_strict_requested(const void *p, const hm_slab *s) {
+/* The trailer, unkeyed: bits 0-29 the request, 30-31 the allocation family (HM_FAM_*, api.c;
+ * HM_FAM_MALLOC unless cxx.c's new set it). */
+#define FAMILY_SHIFT 30u
+#define SIZE_BITS ((1u << FAMILY_SHIFT) - 1)
+static uint32_t trailer_value(const void *p, const hm_slab *s) {
   uint32_t t;
   hm_san_open((char *)p + END(s->block_size) - TRAILER, TRAILER);   /* past the request: poisoned */
   memcpy(&t, (const char *)p + END(s->block_size) - TRAILER, TRAILER);
   /* a freed block was zeroed; a live one's trailer is 0 only with probability 2^-32 */
   if (t == 0 && (hm_mit & HM_MIT_ZERO)) hm_fatal("double free", p);
-  uint32_t n = t ^ trailer_key(p);
-  if (n > END(s->block_size) - TRAILER) hm_fatal("heap buffer overflow", p);
+  uint32_t v = t ^ trailer_key(p), n = v & SIZE_BITS;
+  if (n > END(s->block_size) - TRAILER || (v >> FAMILY_SHIFT) >= HM_FAM_COUNT)
+    hm_fatal("heap buffer overflow", p);
   hm_san_close((char *)p + n, s->block_size - n);   /* a live block: only [p, p + n) usable */
-  return n;
+  return v;
+}
+
+size_t hm_strict_requested(const void *p, const hm_slab *s) { return trailer_value(p, s) & SIZE_BITS; }
+
+void hm_strict_set_family(void *p, const hm_slab *s, unsigned family) {
+  uint32_t t = ((trailer_value(p, s) & SIZE_BITS) | (uint32_t)family << FAMILY_SHIFT) ^ trailer_key(p);
+  char *at = (char *)p + END(s->block_size) - TRAILER;
+  hm_san_open(at, TRAILER);
+  memcpy(at, &t, TRAILER);
+  hm_san_close(at, TRAILER);
 }
 
 /* true if bytes [from, to) of the 8-byte-aligned block p all equal `b`: whole words, the first
@@ -62,10 +77,13 @@ static bool bytes_are(const void *p, size_t from, size_t to, uint8_t b) {
   return ((w ^ pat) & tail) == 0;
 }
 
+/* ... and the family against the free's (hm_tl_family), once the layout is known intact */
 static void canary_check(const void *p, const hm_slab *s) {
-  size_t n = hm_strict_requested(p, s);
+  uint32_t v = trailer_value(p, s);
+  size_t n = v & SIZE_BITS;
   hm_san_open((char *)p + n, s->block_size - n);   /* the canary bytes and the trailer */
   if (!bytes_are(p, n, END(s->block_size) - TRAILER, canary_byte(p))) hm_fatal("heap buffer overflow", p);
+  if (hm_unlikely((v >> FAMILY_SHIFT) != hm_tl_family)) hm_family_bad(p, v >> FAMILY_SHIFT);
 }
 
 static void canary_write(void *p, size_t n, uint32_t bs) {
