@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <new>
 
 // hakmem's API: weak, so the preload build (linked without hakmem) finds it in libhakmem.so at
@@ -124,6 +125,24 @@ static void expressions() {
   delete pn;
 }
 
+// Blocks of every family reuse each other's memory (the large tier's cache, freed slab blocks):
+// at the strict levels a block's recorded family must be its own, never a previous user's.
+static void families_reuse() {
+  for (int round = 0; round < 100; round++) {
+    for (size_t n : {size_t{100}, size_t{600000}}) {
+      void *p = keep(::operator new(n));
+      owned(p, n, 16);
+      ::operator delete(p);
+      p = keep(::operator new[](n));
+      owned(p, n, 16);
+      ::operator delete[](p, n);
+      p = keep(std::malloc(n));
+      owned(p, n, 16);
+      std::free(p);
+    }
+  }
+}
+
 static int handler_calls;
 static void handler_removes_itself() {
   handler_calls++;
@@ -202,6 +221,7 @@ int main() {
   plain_forms();
   aligned_forms();
   expressions();
+  families_reuse();
   failures_and_handlers();
   if (failures) {
     std::fprintf(stderr, "%d failures\n", failures);
