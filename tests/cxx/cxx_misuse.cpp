@@ -1,6 +1,7 @@
 // cxx_misuse.cpp — one C++ heap misuse per DETECT_HOW, for run_detect.py (tests/detect): the
 // program must die with the one "hakmem: <what> (pointer 0x...)" line its ctest case expects.
 //   sized        new 100 bytes, sized delete with 8
+//   sized_double, sized_interior  sized delete with the right size: twice, or inside the block
 //   align        aligned new (64), aligned delete with 4096
 //   sized_align  aligned new (64) of 100 bytes, sized aligned delete with size 8
 //   <alloc>_<free>, alloc in malloc, new, array (new[]), free in free, delete, array (delete[]):
@@ -39,9 +40,18 @@ int main() {
     void *p = launder(::operator new(100));
     expect_pointer(p);
     ::operator delete(p, size_t{8});
+  } else if (std::strcmp(how, "sized_double") == 0) {   // the right size, twice
+    void *p = launder(::operator new(100));
+    ::operator delete(p, size_t{100});
+    expect_pointer(p);
+    ::operator delete(p, size_t{100});
+  } else if (std::strcmp(how, "sized_interior") == 0) {   // a pointer into the block
+    char *p = static_cast<char *>(launder(::operator new(100)));
+    expect_pointer(p + 16);
+    ::operator delete(p + 16, size_t{100});
   } else if (std::strcmp(how, "align") == 0) {
     void *p = launder(::operator new(100, std::align_val_t{64}));
-    SETUP(reinterpret_cast<uintptr_t>(p) % 4096 != 0);
+    // caught even where p happens to be 4096-aligned: no 100-byte block's class is a multiple
     expect_pointer(p);
     ::operator delete(p, std::align_val_t{4096});
   } else if (std::strcmp(how, "sized_align") == 0) {
