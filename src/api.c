@@ -77,34 +77,24 @@ HM_NOINLINE void hm_free_other(void *p, uintptr_t e) {
     return;
   }
   hm_large *l = (hm_large *)e;
-  if (HM_UNHIDE(l->base) == (uintptr_t)p && l->magic == HM_LARGE_MAGIC) {   /* else invalid */
-    if (hm_unlikely(l->family != hm_tl_family)) hm_family_bad(p, l->family);
-    l->family = HM_FAM_MALLOC;   /* what a reuse from the cache starts as */
-  }
+  /* a pointer that is not a live block's base: hm_large_free's invalid or double free */
+  if (HM_UNHIDE(l->base) == (uintptr_t)p && l->magic == HM_LARGE_MAGIC &&
+      hm_unlikely(l->family != hm_tl_family))
+    hm_family_bad(p, l->family);
   hm_large_free(l, p);
 }
 
 /* ---- allocation families (strict levels) ------------------------------------------------------------
- * A block's family is HM_FAM_MALLOC unless cxx.c's new or new[] set it (hm_family_set, after the
- * allocation): in the size trailer of a small block (mitigate.c), in the descriptor of a large
- * one. Medium blocks (the strict levels' medium tier past the large tier's mapping budget) and
- * zero-size slots record none, and are not checked. The free path compares it with
- * hm_tl_family, the family of the deallocation the calling thread is in: HM_FAM_MALLOC except
- * inside cxx.c's delete forms. Below strict nothing is recorded and hm_tl_family stays 0. */
+ * A block's family is hm_tl_family when it was handed out: HM_FAM_MALLOC, except inside cxx.c's
+ * new and new[], which set it around the allocation. A small block keeps it in its size trailer
+ * (mitigate.c), a large one in its descriptor (large.c, at every hand-out, cache reuse included).
+ * Medium blocks (the strict levels' medium tier past the large tier's mapping budget) and
+ * zero-size slots record none, and are not checked. The free path compares it with hm_tl_family,
+ * set by cxx.c's delete forms around the free. Below strict cxx.c leaves it 0, so the trailer does
+ * not exist and every large block is HM_FAM_MALLOC. A signal handler that allocates or frees
+ * while it interrupted a strict-level new or delete sees that operator's family (misreported, not
+ * missed: heap calls in handlers are not async-signal-safe anyway). */
 __thread uint8_t hm_tl_family;
-
-void hm_family_set(void *p, unsigned family) {
-  uintptr_t e = hm_registry_lookup(p);
-  if ((e & 3u) == HM_REG_ZERO || e == 0) return;
-  if (!(e & HM_REG_SS)) {
-    ((hm_large *)e)->family = (uint8_t)family;
-    return;
-  }
-  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
-  hm_slab *s = &ss->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
-  if (atomic_load_explicit(&s->state, memory_order_acquire) == HM_SLOT_ACTIVE)
-    hm_strict_set_family(p, s, family);
-}
 
 /* [freed by][allocated by]; the diagonal never fails */
 static const char *const family_msg[HM_FAM_COUNT][HM_FAM_COUNT] = {

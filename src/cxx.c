@@ -18,7 +18,7 @@
  *
  * Checks: a sized delete checks the size as free_sized does, an aligned delete the alignment as
  * free_aligned_sized does, each with its own message. At the strict levels every block records
- * its family (malloc, new, new[]; hm_family_set) and every free checks it (hm_tl_family): new[]
+ * its family (malloc, new, new[]) and every free checks it (hm_tl_family, api.c): new[]
  * freed by delete, new freed by free, ... abort with "<free> of a block allocated by <alloc>". */
 #include "fastpath.h"
 
@@ -54,13 +54,14 @@ static new_handler current_handler(void) {
   return get_new_handler != NULL ? get_new_handler() : NULL;
 }
 
-/* align == 0: the default alignment (malloc's) */
-static void *alloc_of(size_t size, size_t align) {
-  return align == 0 ? hm_malloc_entry(size) : hak_aligned_alloc(align, size);
-}
-
-static void *tagged(void *p, unsigned family) {
-  if (hm_unlikely(hm_mit & HM_MIT_CANARY) && p != NULL) hm_family_set(p, family);
+/* align == 0: the default alignment (malloc's). The strict levels record `family` in the block
+ * as it is handed out (hm_tl_family, api.c). */
+HM_INLINE void *alloc_of(size_t size, size_t align, unsigned family) {
+  if (hm_likely(!(hm_mit & HM_MIT_CANARY)))
+    return align == 0 ? hm_malloc_entry(size) : hak_aligned_alloc(align, size);
+  hm_tl_family = (uint8_t)family;
+  void *p = align == 0 ? hak_malloc(size) : hak_aligned_alloc(align, size);
+  hm_tl_family = HM_FAM_MALLOC;
   return p;
 }
 
@@ -75,15 +76,15 @@ static HM_NOINLINE void *new_slow(size_t size, size_t align, unsigned family, bo
       throw_bad_alloc();
     }
     h();
-    void *p = alloc_of(size, align);
-    if (p != NULL) return tagged(p, family);
+    void *p = alloc_of(size, align, family);
+    if (p != NULL) return p;
   }
 }
 
 HM_INLINE void *cxx_new(size_t size, size_t align, unsigned family, bool nothrow) {
-  void *p = alloc_of(size, align);
+  void *p = alloc_of(size, align, family);
   if (hm_unlikely(p == NULL)) return new_slow(size, align, family, nothrow);
-  return tagged(p, family);
+  return p;
 }
 
 /* free with the family of the deallocation known to the strict levels' check */

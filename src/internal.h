@@ -306,13 +306,11 @@ void hm_strict_free(void *p, hm_slab *s, bool local);
 size_t hm_strict_requested(const void *p, const hm_slab *s);
 bool hm_strict_size_ok(const void *p, const hm_slab *s, size_t size, size_t align);
 
-void hm_strict_set_family(void *p, const hm_slab *s, unsigned family);
-
 /* ---- api.c: checked frees and allocation families (cxx.c's operators use them) ---------------- */
 enum { HM_FAM_MALLOC = 0, HM_FAM_NEW = 1, HM_FAM_ARRAY = 2, HM_FAM_COUNT = 3 };
-extern __thread uint8_t hm_tl_family;   /* HM_FAM_* of the free the thread is in (strict levels) */
+/* HM_FAM_* of the allocation or free the thread is in (strict levels; else HM_FAM_MALLOC) */
+extern __thread uint8_t hm_tl_family;
 void hm_free_checked(void *p, size_t size, bool sized, size_t align, const char *what);
-void hm_family_set(void *p, unsigned family);   /* strict levels: p's family, after its malloc */
 HM_COLD void hm_family_bad(const void *p, unsigned allocated);   /* "<free> of a block ..." */
 
 /* ---- mid.c: 32 KiB < size <= 512 KiB in SuperSlabs given whole to one medium class ---------- */

@@ -28,8 +28,8 @@ static uint8_t canary_byte(const void *p) {
   return (uint8_t)(((hm_secret >> 24) ^ ((uintptr_t)p >> 4)) | 1u);   /* never 0 */
 }
 
-/* The trailer, unkeyed: bits 0-29 the request, 30-31 the allocation family (HM_FAM_*, api.c;
- * HM_FAM_MALLOC unless cxx.c's new set it). */
+/* The trailer, unkeyed: bits 0-29 the request, 30-31 the allocation family (HM_FAM_*, api.c):
+ * hm_tl_family when the block was handed out, HM_FAM_MALLOC unless inside cxx.c's new. */
 #define FAMILY_SHIFT 30u
 #define SIZE_BITS ((1u << FAMILY_SHIFT) - 1)
 static uint32_t trailer_value(const void *p, const hm_slab *s) {
@@ -46,14 +46,6 @@ static uint32_t trailer_value(const void *p, const hm_slab *s) {
 }
 
 size_t hm_strict_requested(const void *p, const hm_slab *s) { return trailer_value(p, s) & SIZE_BITS; }
-
-void hm_strict_set_family(void *p, const hm_slab *s, unsigned family) {
-  uint32_t t = ((trailer_value(p, s) & SIZE_BITS) | (uint32_t)family << FAMILY_SHIFT) ^ trailer_key(p);
-  char *at = (char *)p + END(s->block_size) - TRAILER;
-  hm_san_open(at, TRAILER);
-  memcpy(at, &t, TRAILER);
-  hm_san_close(at, TRAILER);
-}
 
 /* true if bytes [from, to) of the 8-byte-aligned block p all equal `b`: whole words, the first
  * and last masked to the range (little-endian). Every word read lies inside the block: `to` is at
@@ -88,7 +80,7 @@ static void canary_check(const void *p, const hm_slab *s) {
 
 static void canary_write(void *p, size_t n, uint32_t bs) {
   memset((char *)p + n, canary_byte(p), END(bs) - TRAILER - n);
-  uint32_t t = (uint32_t)n ^ trailer_key(p);
+  uint32_t t = ((uint32_t)n | (uint32_t)hm_tl_family << FAMILY_SHIFT) ^ trailer_key(p);
   memcpy((char *)p + END(bs) - TRAILER, &t, TRAILER);
 }
 
