@@ -311,7 +311,7 @@ enum { HM_FAM_MALLOC = 0, HM_FAM_NEW = 1, HM_FAM_ARRAY = 2, HM_FAM_COUNT = 3 };
 /* HM_FAM_* of the allocation or free the thread is in (strict levels; else HM_FAM_MALLOC) */
 extern __thread uint8_t hm_tl_family;
 void hm_free_checked(void *p, size_t size, bool sized, size_t align, const char *what);
-HM_COLD void hm_family_bad(const void *p, unsigned allocated);   /* "<free> of a block ..." */
+__attribute__((noreturn, cold)) void hm_family_bad(const void *p, unsigned allocated);   /* aborts */
 
 /* ---- mid.c: 32 KiB < size <= 512 KiB in SuperSlabs given whole to one medium class ---------- */
 /* The strict levels' per-block mitigations. With any of them on, the sizes of the medium tier go
