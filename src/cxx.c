@@ -8,7 +8,8 @@
  * std::bad_alloc's typeinfo, vtable and destructor. In a process that has libstdc++ they resolve
  * to it (it is in the global scope of every C++ program), so the throwing forms loop on the
  * installed new_handler and then throw std::bad_alloc as the standard says. Where they are
- * absent (a C program that loaded no C++, or a library loaded later with RTLD_LOCAL) a failed
+ * absent (a C program that loaded no C++ at start-up: a later dlopen does not rebind them, the
+ * library is linked -z now) a failed
  * throwing new aborts with "hakmem: operator new failed and no C++ runtime can throw
  * std::bad_alloc (pointer 0x0)". Built with -fexceptions: a new_handler's exception unwinds
  * through these frames.
