@@ -76,7 +76,36 @@ HM_NOINLINE void hm_free_other(void *p, uintptr_t e) {
     hm_zero_free(p, e);
     return;
   }
-  hm_large_free((hm_large *)e, p);
+  hm_large *l = (hm_large *)e;
+  /* a pointer that is not a live block's base: hm_large_free's invalid or double free */
+  if (HM_UNHIDE(l->base) == (uintptr_t)p && l->magic == HM_LARGE_MAGIC &&
+      hm_unlikely(l->family != hm_tl_family))
+    hm_family_bad(p, l->family);
+  hm_large_free(l, p);
+}
+
+/* ---- allocation families (strict levels) ------------------------------------------------------------
+ * A block's family is hm_tl_family when it was handed out: HM_FAM_MALLOC, except inside cxx.c's
+ * new and new[], which set it around the allocation. A small block keeps it in its size trailer
+ * (mitigate.c), a large one in its descriptor (large.c, at every hand-out, cache reuse included).
+ * Medium blocks (the strict levels' medium tier past the large tier's mapping budget) and
+ * zero-size slots record none, and are not checked. The free path compares it with hm_tl_family,
+ * set by cxx.c's delete forms around the free. Below strict cxx.c leaves it 0, so the trailer does
+ * not exist and every large block is HM_FAM_MALLOC. A signal handler that allocates or frees
+ * while it interrupted a strict-level new or delete sees that operator's family (misreported, not
+ * missed: heap calls in handlers are not async-signal-safe anyway). */
+__thread uint8_t hm_tl_family;
+
+/* [freed by][allocated by]; the diagonal never fails */
+static const char *const family_msg[HM_FAM_COUNT][HM_FAM_COUNT] = {
+  {"", "free of a block allocated by new", "free of a block allocated by new[]"},
+  {"delete of a block allocated by malloc", "", "delete of a block allocated by new[]"},
+  {"delete[] of a block allocated by malloc", "delete[] of a block allocated by new", ""},
+};
+
+void hm_family_bad(const void *p, unsigned allocated) {
+  HAK_ASSERT(allocated < HM_FAM_COUNT && hm_tl_family < HM_FAM_COUNT);
+  hm_fatal(family_msg[hm_tl_family][allocated], p);
 }
 
 HAK_API void hak_free(void *p) { hm_free_fast(p); }
@@ -89,10 +118,15 @@ HAK_API void hak_free(void *p) { hm_free_fast(p); }
  * serves 9 .. 24: more than half its usable size), or that realloc kept in place:
  * (usable / 2, usable], anything for <= 16 bytes; with an alignment above 8, exactly the class
  * aligned_alloc would have chosen (realloc never returns an over-aligned block). */
-static void free_checked(void *p, size_t size, size_t align, const char *what) {
+static size_t usable_of(void *p, owner_info o);
+
+/* sized false (an unsized aligned delete): the alignment alone is checked, against the size the
+ * block itself gives (usable_of, which passes every size check below). */
+void hm_free_checked(void *p, size_t size, bool sized, size_t align, const char *what) {
   if (p == NULL) return;
   owner_info o = owner_of(p, "invalid free", "double free");
   HM_CHECK(align != 0 && (align & (align - 1)) == 0 && (uintptr_t)p % align == 0, what, p);
+  if (!sized) size = usable_of(p, o);
   if (o.zero) {
     HM_CHECK(size == 0, what, p);   /* the alignment divides the address: checked above */
   } else if (o.large != NULL) {
@@ -115,11 +149,11 @@ static void free_checked(void *p, size_t size, size_t align, const char *what) {
 }
 
 HAK_API void hak_free_sized(void *p, size_t size) {
-  free_checked(p, size, 1, "free_sized with a wrong size");
+  hm_free_checked(p, size, true, 1, "free_sized with a wrong size");
 }
 
 HAK_API void hak_free_aligned_sized(void *p, size_t align, size_t size) {
-  free_checked(p, size, align, "free_aligned_sized with a wrong size or alignment");
+  hm_free_checked(p, size, true, align, "free_aligned_sized with a wrong size or alignment");
 }
 
 /* ---- the rest of the family ----------------------------------------------------------------------- */

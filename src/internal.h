@@ -123,6 +123,7 @@ typedef struct hm_large {
   struct hm_large *next, *prev;   /* live list (large lock) */
   size_t lead;                    /* PROT_NONE bytes before base (0: unguarded): the mapping
                                    * starts at base - lead, 2 MiB aligned */
+  uint8_t family;                 /* HM_FAM_* of the live block (strict levels), else 0 */
 } hm_large;
 #define HM_LARGE_MAGIC 0x4c617267u
 
@@ -304,6 +305,13 @@ void *hm_strict_malloc(size_t size, size_t align);
 void hm_strict_free(void *p, hm_slab *s, bool local);
 size_t hm_strict_requested(const void *p, const hm_slab *s);
 bool hm_strict_size_ok(const void *p, const hm_slab *s, size_t size, size_t align);
+
+/* ---- api.c: checked frees and allocation families (cxx.c's operators use them) ---------------- */
+enum { HM_FAM_MALLOC = 0, HM_FAM_NEW = 1, HM_FAM_ARRAY = 2, HM_FAM_COUNT = 3 };
+/* HM_FAM_* of the allocation or free the thread is in (strict levels; else HM_FAM_MALLOC) */
+extern __thread uint8_t hm_tl_family;
+void hm_free_checked(void *p, size_t size, bool sized, size_t align, const char *what);
+__attribute__((noreturn, cold)) void hm_family_bad(const void *p, unsigned allocated);   /* aborts */
 
 /* ---- mid.c: 32 KiB < size <= 512 KiB in SuperSlabs given whole to one medium class ---------- */
 /* The strict levels' per-block mitigations. With any of them on, the sizes of the medium tier go

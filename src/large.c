@@ -306,6 +306,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
       c->magic = HM_LARGE_MAGIC;
       c->requested = size;
       c->align = asked;
+      c->family = hm_tl_family;
       live_push(c);
     }
     purge_locked();
@@ -330,6 +331,7 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
   l->map_size = map_size;
   l->requested = size;
   l->align = asked;
+  l->family = hm_tl_family;
   l->magic = HM_LARGE_MAGIC;
   if (!live_link(l)) {
     hm_os_unmap(p - lead, map_size);

@@ -28,17 +28,24 @@ static uint8_t canary_byte(const void *p) {
   return (uint8_t)(((hm_secret >> 24) ^ ((uintptr_t)p >> 4)) | 1u);   /* never 0 */
 }
 
-size_t hm_strict_requested(const void *p, const hm_slab *s) {
+/* The trailer, unkeyed: bits 0-29 the request, 30-31 the allocation family (HM_FAM_*, api.c):
+ * hm_tl_family when the block was handed out, HM_FAM_MALLOC unless inside cxx.c's new. */
+#define FAMILY_SHIFT 30u
+#define SIZE_BITS ((1u << FAMILY_SHIFT) - 1)
+static uint32_t trailer_value(const void *p, const hm_slab *s) {
   uint32_t t;
   hm_san_open((char *)p + END(s->block_size) - TRAILER, TRAILER);   /* past the request: poisoned */
   memcpy(&t, (const char *)p + END(s->block_size) - TRAILER, TRAILER);
   /* a freed block was zeroed; a live one's trailer is 0 only with probability 2^-32 */
   if (t == 0 && (hm_mit & HM_MIT_ZERO)) hm_fatal("double free", p);
-  uint32_t n = t ^ trailer_key(p);
-  if (n > END(s->block_size) - TRAILER) hm_fatal("heap buffer overflow", p);
+  uint32_t v = t ^ trailer_key(p), n = v & SIZE_BITS;
+  if (n > END(s->block_size) - TRAILER || (v >> FAMILY_SHIFT) >= HM_FAM_COUNT)
+    hm_fatal("heap buffer overflow", p);
   hm_san_close((char *)p + n, s->block_size - n);   /* a live block: only [p, p + n) usable */
-  return n;
+  return v;
 }
+
+size_t hm_strict_requested(const void *p, const hm_slab *s) { return trailer_value(p, s) & SIZE_BITS; }
 
 /* true if bytes [from, to) of the 8-byte-aligned block p all equal `b`: whole words, the first
  * and last masked to the range (little-endian). Every word read lies inside the block: `to` is at
@@ -62,15 +69,18 @@ static bool bytes_are(const void *p, size_t from, size_t to, uint8_t b) {
   return ((w ^ pat) & tail) == 0;
 }
 
+/* ... and the family against the free's (hm_tl_family), once the layout is known intact */
 static void canary_check(const void *p, const hm_slab *s) {
-  size_t n = hm_strict_requested(p, s);
+  uint32_t v = trailer_value(p, s);
+  size_t n = v & SIZE_BITS;
   hm_san_open((char *)p + n, s->block_size - n);   /* the canary bytes and the trailer */
   if (!bytes_are(p, n, END(s->block_size) - TRAILER, canary_byte(p))) hm_fatal("heap buffer overflow", p);
+  if (hm_unlikely((v >> FAMILY_SHIFT) != hm_tl_family)) hm_family_bad(p, v >> FAMILY_SHIFT);
 }
 
 static void canary_write(void *p, size_t n, uint32_t bs) {
   memset((char *)p + n, canary_byte(p), END(bs) - TRAILER - n);
-  uint32_t t = (uint32_t)n ^ trailer_key(p);
+  uint32_t t = ((uint32_t)n | (uint32_t)hm_tl_family << FAMILY_SHIFT) ^ trailer_key(p);
   memcpy((char *)p + END(bs) - TRAILER, &t, TRAILER);
 }
 

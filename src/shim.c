@@ -14,6 +14,9 @@
 
 #define SHIM __attribute__((visibility("default")))
 
+/* cxx.c refers to it, so a static link that takes the C++ operators takes these names too. */
+HM_HIDDEN const char hm_shim_anchor = 0;
+
 SHIM void *malloc(size_t size) { return hm_malloc_entry(size); }
 SHIM void free(void *p) { hm_free_fast(p); }
 SHIM void *calloc(size_t n, size_t size) { return hak_calloc(n, size); }

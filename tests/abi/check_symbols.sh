@@ -1,8 +1,8 @@
 #!/bin/sh
 # check_symbols.sh <libhakmem.so> <libhakmem.a> <expected_symbols.txt>
 # The exported ABI: the dynamic symbols libhakmem.so defines, and the global symbols of
-# libhakmem.a's shim object, against the checked-in list (the shim object: the list's names
-# without the hak_ prefix). Prints a diff and fails on any difference.
+# libhakmem.a's shim objects (shim.c, cxx.c), against the checked-in list (the shim objects: the
+# list's names without the hak_ prefix; their hidden hm_* link-time names are left out). Prints a diff and fails on any difference.
 set -eu
 so=$1 ar=$2 expected=$3
 tmp=$(mktemp -d)
@@ -12,7 +12,7 @@ export LC_ALL
 nm -D --defined-only "$so" | awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' | sort -u >"$tmp/so"
 sort -u "$expected" >"$tmp/want_so"
 grep -v '^hak_' "$tmp/want_so" >"$tmp/want_shim" || true
-nm -g --defined-only -A "$ar" | awk -F: '$2 ~ /shim/ { split($3, f, " "); print f[3] }' \
+nm -g --defined-only -A "$ar" | awk -F: '$2 ~ /shim|cxx/ { split($3, f, " "); if (f[3] !~ /^hm_/) print f[3] }' \
   | sort -u >"$tmp/shim"
 rc=0
 if ! diff -u "$tmp/want_so" "$tmp/so"; then

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs real programs nobody here wrote with libhakmem.so preloaded and checks their output.
-# usage: run_preload.sh LIBHAKMEM CASE      CASE: envwarn | python | sort | gcc | git | vlimit
+# usage: run_preload.sh LIBHAKMEM CASE      CASE: envwarn | python | sort | gcc | gxx | git | vlimit
 # Exit 0 pass, 1 fail, 77 skip (the program is not installed).
 set -u
 LIB=${1:?usage: run_preload.sh LIBHAKMEM CASE}
@@ -147,6 +147,51 @@ CEOF
   cmp -s "$WORK/expected" "$WORK/got" || fail "program output differs: $(cat "$WORK/got") vs $(cat "$WORK/expected")"
   no_hakmem_noise
   echo "gcc: $(cat "$WORK/got")"
+  ;;
+gxx)
+  # C++ through hakmem's operators new and delete: g++ (cc1plus is C++) compiles a program of
+  # standard containers, strings, shared pointers and exceptions, and the program runs, at the
+  # default level and at strict and paranoid, where every block's family (malloc, new, new[]) is
+  # checked at free
+  need g++
+  cat >"$WORK/prog.cpp" <<'CEOF'
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+struct Node { std::string name; std::vector<int> v; };
+int main() {
+  std::map<std::string, std::shared_ptr<Node>> m;
+  for (int i = 0; i < 20000; i++) {
+    auto n = std::make_shared<Node>();
+    n->name = "node" + std::to_string(i * 7919 % 100003);
+    n->v.assign(i % 50, i);
+    m[n->name] = n;
+  }
+  unsigned long h = 5381, caught = 0;
+  for (auto &kv : m) for (int x : kv.second->v) h = h * 33 + (unsigned long)x;
+  for (int i = 0; i < 1000; i++) {
+    try { if (i % 3 == 0) throw std::runtime_error(std::string(i % 200, 'x')); } catch (const std::exception &e) { caught++; }
+    int *a = new int[i + 1]; a[i] = i; h += (unsigned long)a[i]; delete[] a;
+  }
+  std::printf("n=%zu caught=%lu hash=%lu\n", m.size(), caught, h);
+  return 0;
+}
+CEOF
+  g++ -O2 -o "$WORK/prog_sys" "$WORK/prog.cpp" || fail "g++ without hakmem failed"
+  "$WORK/prog_sys" >"$WORK/expected" || fail "program built without hakmem failed"
+  for level in fast strict paranoid; do
+    HAKMEM_HARDEN=$level pre g++ -O2 -Wall -o "$WORK/prog_hak" "$WORK/prog.cpp" ||
+      { cat "$WORK/stderr"; fail "g++ under hakmem ($level) failed"; }
+    no_hakmem_noise
+    HAKMEM_HARDEN=$level pre "$WORK/prog_hak" >"$WORK/got" ||
+      { cat "$WORK/stderr"; fail "compiled program under hakmem ($level) failed"; }
+    cmp -s "$WORK/expected" "$WORK/got" || fail "program output ($level): $(cat "$WORK/got") vs $(cat "$WORK/expected")"
+    no_hakmem_noise
+  done
+  echo "gxx: $(cat "$WORK/got")"
   ;;
 git)
   need git
