@@ -105,7 +105,7 @@ static const char *const wrong_both = "aligned sized delete with a wrong size or
 
 /* The common case of a sized delete, checked without hm_free_checked's full owner walk: a small
  * block of a slab the calling thread allocates from on the fast path (never at the strict levels,
- * whose hm_tl_heap matches no slab) and a size over half its usable bytes. hm_free_fast then makes
+ * whose hm_tl_heap matches no slab) and a size of its class, the rule of free_sized. hm_free_fast then makes
  * the block-start and double-free checks. Anything else takes the full check. */
 HM_INLINE bool sized_fast_ok(void *p, size_t size) {
   if (hm_tl_heap == HM_NO_HEAP) return false;   /* the strict levels, or no heap yet */
@@ -113,9 +113,8 @@ HM_INLINE bool sized_fast_ok(void *p, size_t size) {
   if (!(e & HM_REG_SS)) return false;
   const hm_slab *s = &((hm_superslab *)(e - HM_REG_SS))->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) &
                                                                (HM_SLABS_PER_SS - 1)];
-  size_t usable = s->block_size - HM_CANARY;
-  return atomic_load_explicit(&s->owner, memory_order_relaxed) == hm_tl_heap && size <= usable &&
-         (size > usable / 2 || usable <= 16);
+  return atomic_load_explicit(&s->owner, memory_order_relaxed) == hm_tl_heap &&
+         size <= HM_SMALL_REQ_MAX && hm_size_class(size) == s->cls;   /* free_sized's rule */
 }
 
 static void cxx_delete_checked(void *p, size_t size, bool sized, size_t align, unsigned family,

@@ -40,6 +40,10 @@ int main() {
     void *p = launder(::operator new(100));
     expect_pointer(p);
     ::operator delete(p, size_t{8});
+  } else if (std::strcmp(how, "sized_near") == 0) {   // a wrong size just one class below
+    void *p = launder(::operator new(100));   // class 112 (104 usable); 60 is class 80's
+    expect_pointer(p);
+    ::operator delete(p, size_t{60});
   } else if (std::strcmp(how, "sized_double") == 0) {   // the right size, twice
     void *p = launder(::operator new(100));
     ::operator delete(p, size_t{100});
