@@ -19,7 +19,8 @@
  * trailer) and the mark is checked ("write after free") when the block leaves the quarantine,
  * and, one entry per strict malloc in turn, while it waits there (quar_scan), so a program that
  * stops freeing is checked too. Cost: one store per free, one load and compare per release and
- * per malloc. */
+ * per malloc. On release the rest of the block is checked to be still zero too (quar_zero_ok),
+ * so a write after free anywhere in a small block is reported when it leaves the quarantine. */
 #define TRAILER 4u
 #define END(bs) ((bs) - HM_CANARY)   /* where the end canary starts: the strict layout ends there */
 
@@ -67,6 +68,14 @@ static bool bytes_are(const void *p, size_t from, size_t to, uint8_t b) {
   }
   memcpy(&w, c + w1, 8);
   return ((w ^ pat) & tail) == 0;
+}
+
+/* true if bytes [from, to) of block p are all zero: libc's memcmp against zeros, which reads
+ * 32 bytes an instruction or so where a word loop reads 8 (the reuse and quarantine checks read
+ * whole blocks). `zeros` is bss that nothing writes: its pages stay the kernel's zero page. */
+static uint8_t zeros[HM_SMALL_MAX];
+static bool zero_between(const void *p, size_t from, size_t to) {
+  return from >= to || memcmp((const char *)p + from, zeros, to - from) == 0;
 }
 
 /* ... and the family against the free's (hm_tl_family), once the layout is known intact */
@@ -135,10 +144,28 @@ static void quarantine_scan(hm_heap *h) {
   if (w != m && w != mark_short(m)) hm_fatal("write after free", q);
 }
 
+/* A block leaving the quarantine must still be as free left it: the mark in its first word and
+ * zeros up to its end canary. strict checks all of a layout of up to QUAR_WHOLE bytes and, of a
+ * bigger one, the first and the last QUAR_EDGE bytes (at most 2 KiB read per release: writes
+ * after free mostly hit a structure's first fields or its end); paranoid checks all of it. */
+#define QUAR_WHOLE 2048u
+#define QUAR_EDGE 1024u
+static bool quar_zero_ok(void *q, uint32_t end) {
+  if (end <= QUAR_WHOLE || hm_harden_level >= 3) return zero_between(q, sizeof(hm_block), end);
+  return zero_between(q, sizeof(hm_block), QUAR_EDGE) && zero_between(q, end - QUAR_EDGE, end);
+}
+
 static void quarantine_release(void *q) {
   hm_slab *s = quar_slab(q);
   HAK_INVARIANT(s->quarantined > 0);
-  if (first_word(q) != quar_mark(q, END(s->block_size))) hm_fatal("write after free", q);
+  uint32_t end = END(s->block_size);
+  if (first_word(q) != quar_mark(q, end)) hm_fatal("write after free", q);
+  if (hm_mit & HM_MIT_ZERO) {
+    hm_san_open(q, end);
+    bool zero = quar_zero_ok(q, end);
+    hm_san_close(q, end);
+    if (!zero) hm_fatal("write after free", q);
+  }
   s->quarantined--;
   push_free(s, q);
   if (s->used == 0 && s->quarantined == 0) hm_slab_emptied(s);
@@ -215,7 +242,7 @@ void *hm_strict_malloc(size_t size, size_t align) {
   if (hm_mit & HM_MIT_QUARANTINE) quarantine_scan(hm_tl_self);
   if (hm_mit & HM_MIT_COUNT) hm_count_alloc((unsigned)cls, END(bs));
   hm_san_open(p, bs);   /* a free block: read (reuse check) and written (canary, trailer) */
-  if ((hm_mit & HM_MIT_REUSE_CHECK) && !bytes_are(p, sizeof(hm_block), END(bs), 0))
+  if ((hm_mit & HM_MIT_REUSE_CHECK) && !zero_between(p, sizeof(hm_block), END(bs)))
     hm_fatal("write after free", p);
   if (cls == 0) hm_canary_set(p, bs);   /* malloc(0) without the strict trailer (HAKMEM_STATS) */
   if (hm_mit & HM_MIT_CANARY) canary_write(p, size, bs);

@@ -1,7 +1,8 @@
 /* write into a freed small block beyond its first 8 bytes (the encoded next pointer is left
  * alone), then malloc and free the same size until the block is handed out again: a quarantine
  * delays reuse, and only later frees push the block out of it (mallocs alone never would).
- * With HAKMEM_HARDEN=paranoid: SIGABRT, "write after free", when the block is handed out again.
+ * With HAKMEM_HARDEN=strict: SIGABRT, "write after free", when the block leaves the quarantine
+ * (paranoid: there, or when it is handed out again).
  * At the default level: the block comes back at once, silently, and the program runs to the end
  * (exit 0). The byte is flipped rather than set, so the write changes whatever fill was there. */
 #include "detect.h"
