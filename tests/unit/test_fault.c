@@ -225,20 +225,25 @@ static void large_realloc(int kind, const char *what) {
   hak_trim();
 }
 
-/* The strict levels' zero-size blocks: a fresh chunk is a descriptor (mmap) and a PROT_NONE
- * reservation (one or two mmaps); either refused, nothing stays mapped. Runs first (the first
- * malloc(0) of the process makes the first chunk). */
+/* The strict levels' zero-size blocks: a fresh chunk is a descriptor (mmap), a PROT_NONE
+ * reservation (one mmap: no hint yet) and, the first time, the registry leaf of its gigabyte;
+ * the n-th of them refused (n = 1, 2, 3), nothing stays mapped. Runs first (the first malloc(0)
+ * of the process makes the first chunk, and no leaf exists yet). */
 static void zero_chunk(void) {
   if (!(hm_mit & HM_MIT_CANARY)) return;
   size_t before = anon_bytes();
-  for (uint64_t first = 1; first <= 2; first++) {
-    hak_test_fail_nth(HAK_FAULT_MMAP, first, UINT64_MAX);
+  bool leaf = false;
+  for (uint64_t n = 1; n <= 3; n++) {
+    hak_test_fail_nth(HAK_FAULT_MMAP, n, 1);
     errno = 0;
     void *z = hak_malloc(0);
     hak_test_fail_reset();
-    expect_enomem(z, first == 1 ? "zero-size chunk descriptor refused" : "zero-size chunk reservation refused");
+    leaf |= hak_test_fault_last_size() == HM_REG_LEAF * sizeof(uintptr_t);
+    expect_enomem(z, n == 1 ? "zero-size chunk descriptor refused"
+                     : n == 2 ? "zero-size chunk reservation refused" : "zero-size chunk leaf refused");
     NO_LEAK(before, "zero-size chunk");
   }
+  CHECK(leaf, "no zero-size chunk needed a fresh registry leaf");
   void *z = hak_malloc(0);
   CHECK(z != NULL && test_prot_at((uintptr_t)z)[0] == '-', "malloc(0) after the failures");
   hak_free(z);
