@@ -107,6 +107,8 @@ HAK_API uint64_t hak_test_fault_calls(int kind);
 /* Failures injected since the process started, and the size (bytes) the last one was asked for. */
 HAK_API uint64_t hak_test_fault_hits(void);
 HAK_API size_t hak_test_fault_last_size(void);
+/* Bytes the allocator has mapped and not unmapped (reservations included). */
+HAK_API uint64_t hak_test_mapped_bytes(void);
 #endif
 
 typedef struct hak_stats_s {

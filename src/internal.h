@@ -159,6 +159,7 @@ void hm_os_fail_nth(int kind, uint64_t n, uint64_t count);   /* hak_test_fail_nt
 uint64_t hm_os_fault_calls(int kind);
 uint64_t hm_os_fault_hits(void);
 size_t hm_os_fault_last_size(void);
+uint64_t hm_os_mapped_bytes(void);
 #endif
 typedef struct hm_os_counters {
   _Atomic uint64_t mmap, munmap, mremap, madvise, mprotect;

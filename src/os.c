@@ -26,10 +26,12 @@ hm_os_counters hm_os_count;
 /* Injected failures, per kind and for any kind (slot HAK_FAULT_ANY): the calls numbered
  * [first, first + count) since the kind was armed fail (1-based; count 0: disarmed).
  * calls[k] == calls of kind k (any kind for HAK_FAULT_ANY) since hak_test_fail_nth(k, ...);
- * hits == failures injected since the process started, last_size == the size of the last. */
+ * hits == failures injected since the process started, last_size == the size of the last;
+ * mapped == bytes mapped through this file and not unmapped (a MAP_FIXED mapping replaces part
+ * of a reservation already counted; mremap into a reservation frees the old range). */
 static struct {
   _Atomic uint64_t calls[HAK_FAULT_KINDS], first[HAK_FAULT_KINDS], count[HAK_FAULT_KINDS];
-  _Atomic uint64_t hits, last_size;
+  _Atomic uint64_t hits, last_size, mapped;
 } fault;
 
 static bool fault_slot(int k) {
@@ -65,9 +67,12 @@ uint64_t hm_os_fault_hits(void) { return atomic_load_explicit(&fault.hits, memor
 size_t hm_os_fault_last_size(void) {
   return (size_t)atomic_load_explicit(&fault.last_size, memory_order_relaxed);
 }
+uint64_t hm_os_mapped_bytes(void) { return atomic_load_explicit(&fault.mapped, memory_order_relaxed); }
 #define FAULT(kind, err, size) fault_inject(kind, err, size)
+#define MAPPED(delta) atomic_fetch_add_explicit(&fault.mapped, (uint64_t)(delta), memory_order_relaxed)
 #else
 #define FAULT(kind, err, size) false
+#define MAPPED(delta) ((void)0)
 #endif
 
 /* Where the next aligned mapping is hinted: just after the previous one, so the kernel usually
@@ -82,7 +87,9 @@ static void *map_raw(void *hint, size_t size, int prot, int flags) {
   COUNT(mmap);
   if (FAULT(HAK_FAULT_MMAP, ENOMEM, size)) return NULL;
   void *p = mmap(hint, size, prot, flags, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
+  if (p == MAP_FAILED) return NULL;
+  if (!(flags & MAP_FIXED)) MAPPED(size);
+  return p;
 }
 
 void *hm_os_map(size_t size) {
@@ -92,6 +99,7 @@ void *hm_os_map(size_t size) {
 void hm_os_unmap(void *p, size_t size) {
   if (p == NULL || size == 0) return;
   COUNT(munmap);
+  MAPPED(-size);
   munmap(p, size);
 }
 
@@ -177,7 +185,9 @@ void *hm_os_remap_to(void *old, size_t old_size, size_t new_size, void *target) 
   COUNT(mremap);
   if (FAULT(HAK_FAULT_MREMAP, ENOMEM, new_size)) return NULL;
   void *p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
-  return p == MAP_FAILED ? NULL : p;
+  if (p == MAP_FAILED) return NULL;
+  MAPPED(-old_size);
+  return p;
 }
 
 /* Give the pages back but keep the range mapped (reads return zeros afterwards, but only if it

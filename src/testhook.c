@@ -19,3 +19,4 @@ HAK_API void hak_test_fail_reset(void) {
 HAK_API uint64_t hak_test_fault_calls(int kind) { return hm_os_fault_calls(kind); }
 HAK_API uint64_t hak_test_fault_hits(void) { return hm_os_fault_hits(); }
 HAK_API size_t hak_test_fault_last_size(void) { return hm_os_fault_last_size(); }
+HAK_API uint64_t hak_test_mapped_bytes(void) { return hm_os_mapped_bytes(); }

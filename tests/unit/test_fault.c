@@ -2,8 +2,8 @@
  * each step makes the kernel refuse one system call (or every one from the n-th on), calls the
  * API, and checks that the call returns NULL with errno ENOMEM (or, where the refusal is
  * harmless, that the result is still right), that every invariant holds (hak_check), that no
- * mapping was left behind (the anonymous bytes of /proc/self/maps) and that the next call, with
- * the kernel willing again, succeeds. Paths: the SuperSlab mapping (small and medium requests),
+ * mapping was left behind (hak_test_mapped_bytes, and /proc/self/maps where an address is known)
+ * and that the next call, with the kernel willing again, succeeds. Paths: the SuperSlab mapping (small and medium requests),
  * the registry leaf of a fresh gigabyte, the metadata pool (its chunk and its guard pages), the
  * large tier (mapping; the cache's mprotect on reuse and on free), the large realloc's rollback
  * after mremap, the strict levels' zero-size chunks, purges whose madvise fails, and the secret's
@@ -14,30 +14,17 @@
 #include "internal.h"
 
 #define FAIL_ON(kind) hak_test_fail_nth((kind), 1, UINT64_MAX)
-#define SLACK ((size_t)16 << 10)   /* less than any mapping a rollback could forget */
 
 static bool at_strict(void) { return (hm_mit & HM_MIT_STRICT) != 0; }
 
-/* Bytes of the anonymous mappings (lines without a path) of /proc/self/maps: the allocator's. */
-static size_t anon_bytes(void) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  CHECK(f != NULL, "cannot open /proc/self/maps");
-  char line[512];
-  size_t total = 0;
-  unsigned long lo, hi;
-  int end = 0;
-  while (fgets(line, sizeof line, f) != NULL)
-    if (sscanf(line, "%lx-%lx %*s %*s %*s %*s%n", &lo, &hi, &end) == 2 &&
-        line[end + strspn(line + end, " ")] == '\n')
-      total += hi - lo;
-  fclose(f);
-  return total;
-}
+/* Bytes the allocator holds mapped (os.c's count, exact under every sanitizer; /proc/self/maps
+ * also shows the runtimes' own mappings). */
+static size_t mapped_bytes(void) { return (size_t)hak_test_mapped_bytes(); }
 
 #define NO_LEAK(before, what)                                                                  \
   do {                                                                                         \
-    size_t now_ = anon_bytes();                                                                \
-    CHECK(now_ <= (before) + SLACK, "%s: %zu KiB more mapped after the failure", (what),      \
+    size_t now_ = mapped_bytes();                                                                \
+    CHECK(now_ <= (before), "%s: %zu KiB more mapped after the failure", (what),      \
           (now_ - (before)) >> 10);                                                            \
   } while (0)
 
@@ -54,7 +41,7 @@ static void refused(int kind, size_t size, const char *what) {
   CHECK(p != NULL, "%s: warm-up", what);
   hak_free(p);
   hak_trim();
-  size_t before = anon_bytes();
+  size_t before = mapped_bytes();
   uint64_t hits = hak_test_fault_hits();
   FAIL_ON(kind);
   errno = 0;
@@ -95,7 +82,7 @@ static void registry_leaf(size_t size) {
   for (uint64_t n = 1; n <= 8; n++) {
     hak_trim();
     detach_empty_leaves();
-    size_t before = anon_bytes(), regs = hm_registry_count();
+    size_t before = mapped_bytes(), regs = hm_registry_count();
     uint64_t hits = hak_test_fault_hits();
     hak_test_fail_nth(HAK_FAULT_MMAP, n, 1);
     errno = 0;
@@ -137,7 +124,7 @@ static void meta_pool(void) {
   } while (hak_test_fault_calls(HAK_FAULT_MMAP) == 0);
   for (unsigned i = 1; i < 16; i++) held[n++] = hm_meta_ss_alloc();
   CHECK(hak_test_fault_calls(HAK_FAULT_MMAP) == 1, "a chunk holds 16 headers");
-  size_t before = anon_bytes();
+  size_t before = mapped_bytes();
   hak_test_fail_nth(HAK_FAULT_MMAP, 1, 1);
   errno = 0;
   void *p = hak_malloc(64);
@@ -206,7 +193,7 @@ static void large_realloc(int kind, const char *what) {
   char *p = hak_malloc(4 * MiB);
   CHECK(p != NULL);
   pattern_fill(p, 4 * MiB, 41, 0);
-  size_t before = anon_bytes(), regs = hm_registry_count();
+  size_t before = mapped_bytes(), regs = hm_registry_count();
   FAIL_ON(kind);
   errno = 0;
   char *q = hak_realloc(p, 16 * MiB);
@@ -231,7 +218,7 @@ static void large_realloc(int kind, const char *what) {
  * of the process makes the first chunk, and no leaf exists yet). */
 static void zero_chunk(void) {
   if (!(hm_mit & HM_MIT_CANARY)) return;
-  size_t before = anon_bytes();
+  size_t before = mapped_bytes();
   bool leaf = false;
   for (uint64_t n = 1; n <= 3; n++) {
     hak_test_fail_nth(HAK_FAULT_MMAP, n, 1);
@@ -348,7 +335,7 @@ static void loop(void) {
   static const int kinds[] = {HAK_FAULT_MMAP, HAK_FAULT_MREMAP, HAK_FAULT_MPROTECT,
                               HAK_FAULT_MADVISE, HAK_FAULT_ANY};
   scenario();   /* warm */
-  size_t base = anon_bytes();
+  size_t base = mapped_bytes();
   for (unsigned k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
     hak_test_fail_reset();
     scenario();
