@@ -74,8 +74,8 @@ static unsigned detach_empty_leaves(void) {
   return n;
 }
 
-/* The registry leaf of a fresh gigabyte: a SuperSlab mapped there must be unmapped again when its
- * leaf cannot be mapped. The n-th mmap of the request is refused, n = 1, 2, ..., until the one
+/* The registry leaf of a fresh gigabyte: a SuperSlab (or a large block) mapped there must be
+ * unmapped again when its leaf cannot be mapped. The n-th mmap of the request is refused, n = 1, 2, ..., until the one
  * refused is a leaf's (a page; the SuperSlab's mappings are 2 MiB and more). At the strict levels
  * the zero-size chunks keep their leaves, and the SuperSlab may land in one of their gigabytes. */
 static void registry_leaf(size_t size) {
@@ -95,7 +95,7 @@ static void registry_leaf(size_t size) {
       hak_free(p);
       continue;
     }
-    expect_enomem(p, "SuperSlab in a fresh gigabyte, its registry leaf refused");
+    expect_enomem(p, "a mapping in a fresh gigabyte, its registry leaf refused");
     CHECK(hm_registry_count() == regs, "registry changed by a failed registration");
     NO_LEAK(before, "registry leaf refused");
     p = hak_malloc(size);
@@ -105,7 +105,7 @@ static void registry_leaf(size_t size) {
     CHECK_OK();
     return;
   }
-  CHECK(at_strict(), "no SuperSlab of a %zu-byte request needed a fresh leaf", size);
+  CHECK(at_strict(), "no mapping of a %zu-byte request needed a fresh leaf", size);
   printf("registry_leaf(%zu): skipped (no fresh leaf needed at this level)\n", size);
 }
 
@@ -361,6 +361,7 @@ int main(void) {
   refused(HAK_FAULT_MMAP, 4 * MiB, "large request, mapping refused");
   registry_leaf(64);
   if (!at_strict()) registry_leaf(40 * KiB);
+  registry_leaf(4 * MiB);
   meta_pool();
   large_reuse();
   large_free();
