@@ -8,6 +8,9 @@
  *   fz_model / fz_exec     the shadow model: every live block with its requested size, usable
  *                          size, alignment and a handle-derived fill pattern, checked on every
  *                          free and realloc; fz_exec runs one decoded op against it.
+ *   fz_fault / fz_refused  injected system-call failures (hak_test_fail_nth, FOP_HUGE's fault
+ *                          variants): an allocation they hit returns NULL + ENOMEM, which the
+ *                          model accepts then and only then.
  *
  * The op language is meant to be reused (a property test can generate fuzz_op values directly
  * and call fz_exec). Misuse (double free, foreign pointers, wrong sizes) is never generated:
@@ -138,6 +141,9 @@ static inline size_t fd_align(fuzz_data *d) {
 }
 
 /* ---- the op decoder ---------------------------------------------------------------------------- */
+/* FOP_HUGE's variant byte: below FZ_FAULT_BYTE an impossible request (its value modulo 6, as
+ * before the fault variants), from it on an injected system-call failure (fz_fault). */
+#define FZ_FAULT_BYTE 0xF0u
 typedef enum fuzz_op_kind {
   FOP_MALLOC, FOP_CALLOC, FOP_REALLOC, FOP_REALLOCARRAY, FOP_POSIX_MEMALIGN, FOP_ALIGNED_ALLOC,
   FOP_MEMALIGN, FOP_VALLOC, FOP_PVALLOC, FOP_FREE, FOP_FREE_SIZED, FOP_FREE_RANGE, FOP_BURST,
@@ -216,10 +222,16 @@ static inline bool fuzz_next_op(fuzz_data *d, fuzz_op *op, unsigned nkinds) {
     case FOP_ADVANCE_CLOCK:
       op->a = fd_range(d, 0, 130) * 1000000000ull + fd_u16(d) * 1000ull;
       break;
-    case FOP_HUGE:
+    case FOP_HUGE: {   /* a variant byte from FZ_FAULT_BYTE on arms a fault (fz_fault) */
       op->slot = fd_u8(d);
-      op->a = fd_u8(d) % 6;
+      uint8_t v = fd_u8(d);
+      op->a = v >= FZ_FAULT_BYTE ? v : v % 6u;
+      if (v >= FZ_FAULT_BYTE) {
+        op->b = fd_range(d, 1, 64);   /* the n-th next call fails */
+        op->c = fd_u8(d);             /* how many from there (fz_fault) */
+      }
       break;
+    }
     case FOP_XCHG:
       op->slot = fd_u8(d);
       op->a = fd_u8(d);
@@ -532,6 +544,27 @@ static inline void fz_release(fz_block *b, bool sized) {
 
 static inline fz_block *fz_slot(fz_model *m, uint32_t i) { return &m->slots[i % m->nslots]; }
 
+/* An allocation may return NULL only if an injected system-call failure fired during it (hits:
+ * hak_test_fault_hits() before the call), and then with errno ENOMEM: true for such a NULL. */
+static inline bool fz_refused(const void *p, uint64_t hits, const char *what) {
+  if (p != NULL) return false;
+  FUZZ_ASSERT(hak_test_fault_hits() != hits, what);
+  FUZZ_ASSERT(errno == ENOMEM, what);
+  return true;
+}
+
+/* Arm a failure (FOP_HUGE with a variant byte from FZ_FAULT_BYTE): the variant's low three bits
+ * pick the kind (mmap, mremap, madvise, mprotect, getrandom, any; 6 and 7 mmap again), `n` the
+ * call, counted from now, that fails first, and `c` how many fail from there: 1 (c < 192), 4
+ * (c < 248) or every one to the end of the input. The model then accepts NULL + ENOMEM from an
+ * allocation during which an injected failure fired (fz_refused); hak_check runs after every op
+ * as always, and fz_begin and fz_finish disarm. */
+static inline void fz_fault(uint64_t variant, uint64_t n, uint64_t c) {
+  static const int kinds[8] = {HAK_FAULT_MMAP, HAK_FAULT_MREMAP, HAK_FAULT_MADVISE, HAK_FAULT_MPROTECT,
+                               HAK_FAULT_GETRANDOM, HAK_FAULT_ANY, HAK_FAULT_MMAP, HAK_FAULT_MMAP};
+  hak_test_fail_nth(kinds[variant & 7], n, c < 192 ? 1 : c < 248 ? 4 : UINT64_MAX);
+}
+
 /* A NULL result must come with the right errno and only for impossible requests. */
 static inline void fz_expect_null(void *p, int err, const char *what) {
   FUZZ_ASSERT(p == NULL, what);
@@ -541,9 +574,11 @@ static inline void fz_expect_null(void *p, int err, const char *what) {
 static inline void fz_realloc(fz_model *m, fz_block *b, size_t size, bool array, uint32_t count) {
   size_t total = size;
   if (array) total = (size_t)count * size;
+  uint64_t hits = hak_test_fault_hits();
+  errno = 0;
   if (b->p == NULL) {
     void *p = array ? hak_reallocarray(NULL, count, size) : hak_realloc(NULL, total);
-    FUZZ_ASSERT(p != NULL, "realloc(NULL, n) failed");
+    if (fz_refused(p, hits, "realloc(NULL, n) failed")) return;
     fz_adopt(m, b, p, total, 0, FZ_PLAIN, false);
     return;
   }
@@ -555,7 +590,10 @@ static inline void fz_realloc(fz_model *m, fz_block *b, size_t size, bool array,
   size_t old_bs;
   fz_owner(b->p, &old_bs);   /* a large block's usable bytes decide whether it grows in place */
   void *p = array ? hak_reallocarray(b->p, count, size) : hak_realloc(b->p, total);
-  FUZZ_ASSERT(p != NULL, "realloc failed");
+  if (fz_refused(p, hits, "realloc failed")) {   /* the block stays as it was */
+    fz_verify(b);
+    return;
+  }
   /* The tier of the result: a medium block stays in place iff the new size fits its usable size
    * (class - 8) and is more than half of it (like a small block), else it moves to the tier of the new size. A block
    * kept in place keeps its tier; a large block growing past its mapping stays large (remapped). */
@@ -669,17 +707,19 @@ static inline void fz_stats(fz_model *m, bool trimmed) {
 static inline void fz_exec(fz_model *m, const fuzz_op *op) {
   fz_block *b = fz_slot(m, op->slot);
   void *p = NULL;
+  uint64_t hits = hak_test_fault_hits();
+  errno = 0;
   switch (op->kind) {
     case FOP_MALLOC:
       fz_release(b, false);
       p = hak_malloc(op->size);
-      FUZZ_ASSERT(p != NULL, "malloc failed");
+      if (fz_refused(p, hits, "malloc failed")) break;
       fz_adopt(m, b, p, op->size, 0, FZ_PLAIN, false);
       break;
     case FOP_CALLOC:
       fz_release(b, false);
       p = hak_calloc(op->count, op->size);
-      FUZZ_ASSERT(p != NULL, "calloc failed");
+      if (fz_refused(p, hits, "calloc failed")) break;
       fz_adopt(m, b, p, (size_t)op->count * op->size, 0, FZ_PLAIN, true);
       break;
     case FOP_REALLOC: fz_realloc(m, b, op->size, false, 0); break;
@@ -691,6 +731,7 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
         FUZZ_ASSERT(rc == EINVAL, "posix_memalign accepted a bad alignment");
         break;
       }
+      if (rc == ENOMEM && hak_test_fault_hits() != hits) break;   /* refused (fz_refused) */
       FUZZ_ASSERT(rc == 0 && p != NULL, "posix_memalign failed");
       fz_adopt(m, b, p, op->size, op->align, FZ_OTHER, false);
       break;
@@ -703,14 +744,14 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
         fz_expect_null(p, EINVAL, "aligned_alloc accepted a bad alignment");
         break;
       }
-      FUZZ_ASSERT(p != NULL, "aligned_alloc failed");
+      if (fz_refused(p, hits, "aligned_alloc failed")) break;
       fz_adopt(m, b, p, op->size, op->align, FZ_ALIGNED, false);
       break;
     case FOP_MEMALIGN: {
       fz_release(b, false);
       size_t a = op->align;
       p = hak_memalign(a, op->size);
-      FUZZ_ASSERT(p != NULL, "memalign failed");
+      if (fz_refused(p, hits, "memalign failed")) break;
       if (a != 0 && !fz_is_pow2(a)) a = (size_t)1 << (64 - __builtin_clzll((unsigned long long)a));
       fz_adopt(m, b, p, op->size, a, FZ_OTHER, false);
       break;
@@ -718,13 +759,13 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
     case FOP_VALLOC:
       fz_release(b, false);
       p = hak_valloc(op->size);
-      FUZZ_ASSERT(p != NULL, "valloc failed");
+      if (fz_refused(p, hits, "valloc failed")) break;
       fz_adopt(m, b, p, op->size, HM_PAGE_SIZE, FZ_OTHER, false);
       break;
     case FOP_PVALLOC: {
       fz_release(b, false);
       p = hak_pvalloc(op->size);
-      FUZZ_ASSERT(p != NULL, "pvalloc failed");
+      if (fz_refused(p, hits, "pvalloc failed")) break;
       size_t n = op->size ? (op->size + HM_PAGE_SIZE - 1) & ~(size_t)(HM_PAGE_SIZE - 1) : HM_PAGE_SIZE;
       fz_adopt(m, b, p, n, HM_PAGE_SIZE, FZ_OTHER, false);
       break;
@@ -739,7 +780,7 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
         fz_block *e = fz_slot(m, op->slot + i);
         fz_release(e, false);
         p = hak_malloc(op->size);
-        FUZZ_ASSERT(p != NULL, "malloc failed");
+        if (fz_refused(p, hits, "malloc failed")) break;
         fz_adopt(m, e, p, op->size, 0, FZ_PLAIN, false);
       }
       break;
@@ -754,7 +795,8 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
       if (op->a >= HAK_TINY_CLASSES) {
         FUZZ_ASSERT(got == -1 && errno == EINVAL, "prewarm accepted a bad class");
       } else {
-        FUZZ_ASSERT(got == (int)n, "prewarm did not cache what it was asked to");
+        FUZZ_ASSERT(got == (int)n || (got >= 0 && got < (int)n && hak_test_fault_hits() != hits),
+                    "prewarm did not cache what it was asked to");
         m->prewarm_budget -= n;
       }
       break;
@@ -786,7 +828,10 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
     case FOP_ADVANCE_CLOCK: hak_test_advance_clock(op->a); break;
     case FOP_FLUSH: hak_thread_flush(); break;
     case FOP_STATS: fz_stats(m, false); break;
-    case FOP_HUGE: fz_huge(b, (unsigned)op->a); break;
+    case FOP_HUGE:
+      if (op->a >= FZ_FAULT_BYTE) fz_fault(op->a, op->b, op->c);
+      else fz_huge(b, (unsigned)op->a);
+      break;
     default: break;
   }
 }
@@ -805,11 +850,13 @@ static inline void fz_restore_defaults(void) {
  * the calling thread's slot-order rng would go on from the previous input, so the same input
  * would take other paths (AFL++ "stability"). Each input starts from the same rng state. */
 static inline void fz_begin(void) {
+  hak_test_fail_reset();
   hak_free(hak_malloc(1));   /* the thread has a heap from here on */
   if (hm_tl_self != HM_NO_HEAP) hm_tl_self->rng = hm_seed_mix(hm_secret ^ 0x6a09e667f3bcc909ull);
 }
 
 static inline void fz_finish(const char *slab_msg) {
+  hak_test_fail_reset();
   FUZZ_CHECK_HEAP();
   hak_stats_t st;
   hak_stats(&st);

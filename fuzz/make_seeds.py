@@ -169,6 +169,41 @@ def fuzz_ops_seeds():
     return s
 
 
+# FOP_HUGE's fault variants (fz_fault): kind 0 mmap, 1 mremap, 2 madvise, 3 mprotect, 4 getrandom,
+# 5 any; the n-th next call fails, and `count` of them: 1, 4 or every one to the end of the input
+FAULT_KINDS = ('mmap', 'mremap', 'madvise', 'mprotect', 'getrandom', 'any')
+
+
+def fault(kind, n=1, count=1):
+    c = {1: 0, 4: 0xC0, 'all': 0xFF}[count]
+    return bytes([HUGE, 0, 0xF0 + FAULT_KINDS.index(kind), n - 1, c])
+
+
+def fault_seeds():
+    """fuzz_ops inputs that arm injected system-call failures (NULL + ENOMEM accepted)."""
+    s = {}
+    b = fault('mmap', 1, 'all') + malloc(1, size(64)) + malloc(2, bytes([6, 3])) + realloc(2, bytes([6, 5]))
+    b += bytes([BURST, 10, 8, 5, 3]) + bytes([POSIX_MEMALIGN, 3, 0x10, 5, 4]) + bytes([VALLOC, 4, 5, 2])
+    b += bytes([PVALLOC, 5, 5, 1]) + bytes([CALLOC, 6, 3, 5, 2]) + op(TRIM) + free(2)
+    s['fault-mmap-every'] = b
+    s['fault-mremap'] = (malloc(1, bytes([6, 3])) + fault('mremap') + realloc(1, bytes([6, 5])) + op(STATS)
+                         + realloc(1, bytes([6, 5])) + free(1))
+    s['fault-mprotect-reuse'] = (malloc(1, bytes([6, 3])) + free(1) + fault('mprotect') + malloc(2, bytes([6, 3]))
+                                 + op(STATS) + fault('mprotect') + free(2) + op(STATS))
+    b = fault('madvise', 1, 'all') + bytes([BURST, 0, 64, 5, 1]) + bytes([FREE_RANGE, 0, 64, 1]) + op(TRIM)
+    b += bytes([BURST, 0, 64, 5, 1]) + bytes([CALLOC, 70, 2, 5, 1]) + malloc(100, bytes([6, 3])) + free(100)
+    b += bytes([ADVANCE_CLOCK, 130, 0, 0]) + op(EVICT) + bytes([CALLOC, 101, 1, 6, 3]) + op(STATS)
+    s['fault-madvise-purge'] = b
+    b = fault('any', 3, 4) + malloc(1, size(64)) + malloc(2, bytes([0x0E, 5])) + malloc(3, bytes([6, 3]))
+    b += bytes([POSIX_MEMALIGN, 4, 0x10, 5, 4]) + realloc(3, bytes([6, 5])) + prewarm(1, 3) + op(STATS)
+    b += fault('any', 1, 'all') + bytes([BURST, 10, 64, 3, 200]) + op(TRIM)
+    s['fault-any-window'] = b
+    s['fault-strict-zero'] = (level('strict') + fault('mmap', 1, 'all') + malloc(1, size(0)) + malloc(2, size(0))
+                              + bytes([ALIGNED_ALLOC, 3, 8, 3, 0]) + malloc(4, bytes([6, 3])) + free(1) + free(4))
+    s['fault-prewarm'] = fault('mmap', 3, 4) + prewarm(1, 3) + prewarm(2, 3) + op(STATS) + op(EVICT) + op(TRIM)
+    return s
+
+
 def fuzz_ops_mt_seeds():
     s = {}
     hdr2 = bytes([0, 0])      # 2 threads, nobody frees before exit
@@ -337,6 +372,7 @@ def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'corpus')
     ops = with_levels(fuzz_ops_seeds())
     ops.update(with_levels(strict_seeds(), ('strict', 'paranoid')))
+    ops.update(fault_seeds())
     classes = with_levels(fuzz_classes_seeds())
     classes.update(with_levels(fuzz_classes_strict_seeds()))
     for target, seeds, ext in (('fuzz_ops', ops, 'bin'), ('fuzz_ops_mt', with_levels(fuzz_ops_mt_seeds()), 'bin'),

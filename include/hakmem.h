@@ -90,6 +90,25 @@ HAK_API void hak_thread_flush(void);
  * in the build tree's static core for tests (CMake target hakmem_api, which defines
  * HAK_TEST_HOOKS for its users); libhakmem.so and libhakmem.a do not have it. */
 HAK_API void hak_test_advance_clock(uint64_t ns);
+/* Test hook (same builds): fault injection into the system calls of src/os.c. After
+ * hak_test_fail_nth(kind, n, count) the calls of `kind` numbered n .. n + count - 1 (1-based,
+ * counted from this call; count UINT64_MAX: every call from the n-th on) fail as the kernel would
+ * fail them: mmap, mremap and mprotect with ENOMEM, madvise with EAGAIN, getrandom with ENOSYS.
+ * HAK_FAULT_ANY counts the calls of every kind together. n == 0 or count == 0 disarms the kind. */
+enum {
+  HAK_FAULT_MMAP, HAK_FAULT_MREMAP, HAK_FAULT_MADVISE, HAK_FAULT_MPROTECT, HAK_FAULT_GETRANDOM,
+  HAK_FAULT_ANY, HAK_FAULT_KINDS
+};
+HAK_API void hak_test_fail_nth(int kind, uint64_t n, uint64_t count);
+/* Disarms every kind and resets its call count. */
+HAK_API void hak_test_fail_reset(void);
+/* Calls of `kind` since it was last armed or reset (attempts, injected failures included). */
+HAK_API uint64_t hak_test_fault_calls(int kind);
+/* Failures injected since the process started, and the size (bytes) the last one was asked for. */
+HAK_API uint64_t hak_test_fault_hits(void);
+HAK_API size_t hak_test_fault_last_size(void);
+/* Bytes the allocator has mapped and not unmapped (reservations included). */
+HAK_API uint64_t hak_test_mapped_bytes(void);
 #endif
 
 typedef struct hak_stats_s {

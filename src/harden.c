@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -114,23 +113,31 @@ void hm_invariant_failed(const char *expr, const char *file, int line) {
 #endif
 
 /* The secret that encodes free-list pointers and the end canaries' key: two independent words
- * (a leaked canary tells nothing about the link encoding). getrandom never allocates; if it is
- * unavailable the fallback mixes the clock, an ASLR'd address and the stack. */
-void hm_harden_init(void) {
-  uintptr_t s[2] = {0, 0};
+ * (a leaked canary tells nothing about the link encoding), both odd: an all-zero word never
+ * decodes to a valid next, and a block's canary is never its own address. getrandom never
+ * allocates; if it is unavailable the fallback mixes the clock, an ASLR'd address and the stack
+ * (two words that differ: s[1] is a mix of s[0]). */
+void hm_harden_secrets(uintptr_t s[2]) {
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
   s[0] = (uintptr_t)0x5DEECE66D2B7E151ull;   /* fuzzing builds: the same every run (reproducible) */
   s[1] = (uintptr_t)0x6A09E667F3BCC909ull;
 #else
-  if (getrandom(s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s) {
+  if (!hm_os_random(s, 2 * sizeof s[0])) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    s[0] = (uintptr_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uintptr_t)&s ^ (uintptr_t)&hm_secret << 17;
+    s[0] = (uintptr_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uintptr_t)s ^ (uintptr_t)&hm_secret << 17;
     s[1] = hm_seed_mix(s[0] ^ (uintptr_t)ts.tv_sec);
   }
 #endif
-  hm_secret = s[0] | 1u;   /* never zero: an all-zero word never decodes to a valid next */
-  hm_canary_key = s[1] | 1u;   /* never zero: a block's canary is never its own address */
+  s[0] |= 1u;
+  s[1] |= 1u;
+}
+
+void hm_harden_init(void) {
+  uintptr_t s[2] = {0, 0};
+  hm_harden_secrets(s);
+  hm_secret = s[0];
+  hm_canary_key = s[1];
 }
 
 void hm_canary_bad(const void *p) { hm_fatal("heap buffer overflow", p); }

@@ -154,6 +154,14 @@ int hm_os_protect_none(void *p, size_t size);
 int hm_os_protect_rw(void *p, size_t size);
 void *hm_os_remap_to(void *old, size_t old_size, size_t new_size, void *target);
 void hm_os_decommit(void *p, size_t size);
+bool hm_os_random(void *buf, size_t size);   /* getrandom, non-blocking; false if none */
+#ifdef HAK_TEST_HOOKS
+void hm_os_fail_nth(int kind, uint64_t n, uint64_t count);   /* hak_test_fail_nth (testhook.c) */
+uint64_t hm_os_fault_calls(int kind);
+uint64_t hm_os_fault_hits(void);
+size_t hm_os_fault_last_size(void);
+uint64_t hm_os_mapped_bytes(void);
+#endif
 typedef struct hm_os_counters {
   _Atomic uint64_t mmap, munmap, mremap, madvise, mprotect;
 } hm_os_counters;
@@ -364,6 +372,7 @@ void hm_zero_atfork_reset(void);
 /* ---- harden.c --------------------------------------------------------------------------------- */
 extern uintptr_t hm_secret;
 void hm_harden_init(void);
+void hm_harden_secrets(uintptr_t s[2]);   /* two odd words: getrandom's or the fallback's */
 void hm_write_err(const char *s);         /* write(2) to stderr, no allocation */
 size_t hm_fmt_u64(char *buf, uint64_t v); /* decimal, returns length */
 

@@ -312,9 +312,17 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     purge_locked();
     hm_lock_drop(&large_lock, HM_HOLD_LARGE);
     hm_pool_purge();   /* with no lock of ours held */
+    if (c != NULL && hm_os_protect_rw((void *)HM_UNHIDE(c->base), c->usable) != 0) {
+      /* still PROT_NONE (the kernel refused the split): unmap it, map a fresh block */
+      hm_lock_take(&large_lock, HM_HOLD_LARGE);
+      live_remove(c);
+      forget(c);
+      hm_lock_drop(&large_lock, HM_HOLD_LARGE);
+      unmap_large(c);
+      c = NULL;
+    }
     if (c != NULL) {
       void *p = (void *)HM_UNHIDE(c->base);
-      hm_os_protect_rw(p, c->usable);
       hm_san_alloc(p, size, c->usable, false);
       if (zero) memset(p, 0, size);   /* a reused mapping holds old data */
       if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_COUNT_LARGE, c->usable);
@@ -357,7 +365,9 @@ void hm_large_free(hm_large *l, void *p) {
    * kernel cannot map the next block there; past the window the byte limit unmaps it */
   bool big = l->usable > CACHE_BLOCK_MAX;
   bool keep = !big || hm_large_window() > 0;
-  if (keep) hm_os_protect_none(p, l->usable);   /* before anyone can take it from the cache */
+  /* PROT_NONE before anyone can take it from the cache; a mapping that cannot be made PROT_NONE
+   * is unmapped (a write after free must fault) */
+  if (keep && hm_os_protect_none(p, l->usable) != 0) keep = false;
   if (keep && big) hm_os_purge(p, l->usable);
   hm_lock_take(&large_lock, HM_HOLD_LARGE);
   live_remove(l);

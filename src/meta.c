@@ -2,6 +2,7 @@
  * allocation descriptors come from their own mappings, never from a SuperSlab. SuperSlab headers
  * are page-aligned with a guard page after each, so an overflow out of one header faults before
  * reaching the next. Objects are recycled through a free list and never unmapped.
+ * A chunk whose guard pages cannot all be protected is unmapped and the allocation fails (NULL).
  * Invariant: every object is either on its pool's free list or in use, never both. */
 #include <stddef.h>
 #include <string.h>
@@ -44,9 +45,12 @@ static void *pool_alloc(meta_pool *mp) {
         hm_lock_drop(&mp->lock, mp->hold);
         return NULL;
       }
-      if (mp->guarded)
-        for (size_t i = 0; i < mp->per_chunk; i++)
-          hm_os_protect_none(chunk + i * mp->stride + mp->obj_size, HM_PAGE_SIZE);
+      for (size_t i = 0; mp->guarded && i < mp->per_chunk; i++)
+        if (hm_os_protect_none(chunk + i * mp->stride + mp->obj_size, HM_PAGE_SIZE) != 0) {
+          hm_os_unmap(chunk, bytes);   /* a header without its guard page is never handed out */
+          hm_lock_drop(&mp->lock, mp->hold);
+          return NULL;
+        }
       mp->cur = chunk;
       mp->end = chunk + bytes;
     }

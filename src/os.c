@@ -1,5 +1,9 @@
-/* os.c — the only file that makes memory system calls. Every call is counted (hm_os_count) so
- * the statistics and tests can see how often the allocator goes to the kernel.
+/* os.c — the only file that makes memory system calls (and getrandom). Every call is counted
+ * (hm_os_count) so the statistics and tests can see how often the allocator goes to the kernel.
+ * Test and fuzz builds (HAK_TEST_HOOKS: hakmem_api and the fuzz cores, never the drop-in
+ * libraries) can make the n-th call of a kind fail as the kernel would (hak_test_fail_nth):
+ * mmap, mremap and mprotect with ENOMEM, madvise with EAGAIN, getrandom with ENOSYS; release
+ * builds compile the test to a constant false.
  * Memory that will hold user data (SuperSlabs, large blocks: hm_os_map_aligned) is mapped
  * without MAP_NORESERVE, so the kernel's overcommit policy refuses what it cannot back and
  * malloc returns NULL + ENOMEM instead of a block the program dies touching. MAP_NORESERVE (and
@@ -10,12 +14,66 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include "internal.h"
 
 hm_os_counters hm_os_count;
 
 #define COUNT(field) atomic_fetch_add_explicit(&hm_os_count.field, 1, memory_order_relaxed)
+
+#ifdef HAK_TEST_HOOKS
+/* Injected failures, per kind and for any kind (slot HAK_FAULT_ANY): the calls numbered
+ * [first, first + count) since the kind was armed fail (1-based; count 0: disarmed).
+ * calls[k] == calls of kind k (any kind for HAK_FAULT_ANY) since hak_test_fail_nth(k, ...);
+ * hits == failures injected since the process started, last_size == the size of the last;
+ * mapped == bytes mapped through this file and not unmapped (a MAP_FIXED mapping replaces part
+ * of a reservation already counted; mremap into a reservation frees the old range). */
+static struct {
+  _Atomic uint64_t calls[HAK_FAULT_KINDS], first[HAK_FAULT_KINDS], count[HAK_FAULT_KINDS];
+  _Atomic uint64_t hits, last_size, mapped;
+} fault;
+
+static bool fault_slot(int k) {
+  uint64_t n = atomic_fetch_add_explicit(&fault.calls[k], 1, memory_order_relaxed) + 1;
+  uint64_t first = atomic_load_explicit(&fault.first[k], memory_order_relaxed);
+  uint64_t count = atomic_load_explicit(&fault.count[k], memory_order_relaxed);
+  return count != 0 && n >= first && n - first < count;
+}
+
+/* Whether this call of `kind` on `size` bytes fails; errno is then the kernel's `err`. */
+static bool fault_inject(int kind, int err, size_t size) {
+  bool own = fault_slot(kind), any = fault_slot(HAK_FAULT_ANY);
+  if (!own && !any) return false;
+  atomic_fetch_add_explicit(&fault.hits, 1, memory_order_relaxed);
+  atomic_store_explicit(&fault.last_size, size, memory_order_relaxed);
+  errno = err;
+  return true;
+}
+
+void hm_os_fail_nth(int kind, uint64_t n, uint64_t count) {
+  if (kind < 0 || kind >= HAK_FAULT_KINDS) return;
+  atomic_store_explicit(&fault.count[kind], 0, memory_order_relaxed);
+  atomic_store_explicit(&fault.calls[kind], 0, memory_order_relaxed);
+  atomic_store_explicit(&fault.first[kind], n, memory_order_relaxed);
+  atomic_store_explicit(&fault.count[kind], n != 0 ? count : 0, memory_order_relaxed);
+}
+
+uint64_t hm_os_fault_calls(int kind) {
+  return kind >= 0 && kind < HAK_FAULT_KINDS ? atomic_load_explicit(&fault.calls[kind], memory_order_relaxed) : 0;
+}
+
+uint64_t hm_os_fault_hits(void) { return atomic_load_explicit(&fault.hits, memory_order_relaxed); }
+size_t hm_os_fault_last_size(void) {
+  return (size_t)atomic_load_explicit(&fault.last_size, memory_order_relaxed);
+}
+uint64_t hm_os_mapped_bytes(void) { return atomic_load_explicit(&fault.mapped, memory_order_relaxed); }
+#define FAULT(kind, err, size) fault_inject(kind, err, size)
+#define MAPPED(delta) atomic_fetch_add_explicit(&fault.mapped, (uint64_t)(delta), memory_order_relaxed)
+#else
+#define FAULT(kind, err, size) false
+#define MAPPED(delta) ((void)0)
+#endif
 
 /* Where the next aligned mapping is hinted: just after the previous one, so the kernel usually
  * hands back an aligned range and no trimming is needed. */
@@ -27,8 +85,11 @@ static _Atomic uintptr_t next_hint;
 
 static void *map_raw(void *hint, size_t size, int prot, int flags) {
   COUNT(mmap);
+  if (FAULT(HAK_FAULT_MMAP, ENOMEM, size)) return NULL;
   void *p = mmap(hint, size, prot, flags, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
+  if (p == MAP_FAILED) return NULL;
+  if (!(flags & MAP_FIXED)) MAPPED(size);
+  return p;
 }
 
 void *hm_os_map(size_t size) {
@@ -38,6 +99,7 @@ void *hm_os_map(size_t size) {
 void hm_os_unmap(void *p, size_t size) {
   if (p == NULL || size == 0) return;
   COUNT(munmap);
+  MAPPED(-size);
   munmap(p, size);
 }
 
@@ -104,13 +166,16 @@ void *hm_os_map_guarded(size_t lead, size_t size, size_t tail, size_t align, siz
   return s;
 }
 
+/* 0, or -1 (errno ENOMEM: the split would pass vm.max_map_count) with the range unchanged. */
 int hm_os_protect_none(void *p, size_t size) {
   COUNT(mprotect);
+  if (FAULT(HAK_FAULT_MPROTECT, ENOMEM, size)) return -1;
   return mprotect(p, size, PROT_NONE);
 }
 
 int hm_os_protect_rw(void *p, size_t size) {
   COUNT(mprotect);
+  if (FAULT(HAK_FAULT_MPROTECT, ENOMEM, size)) return -1;
   return mprotect(p, size, PROT_READ | PROT_WRITE);
 }
 
@@ -118,13 +183,18 @@ int hm_os_protect_rw(void *p, size_t size) {
  * the mapping; the kernel moves page tables, nothing is copied. NULL on failure. */
 void *hm_os_remap_to(void *old, size_t old_size, size_t new_size, void *target) {
   COUNT(mremap);
+  if (FAULT(HAK_FAULT_MREMAP, ENOMEM, new_size)) return NULL;
   void *p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
-  return p == MAP_FAILED ? NULL : p;
+  if (p == MAP_FAILED) return NULL;
+  MAPPED(-old_size);
+  return p;
 }
 
-/* Give the pages back but keep the range mapped (reads return zeros afterwards). */
+/* Give the pages back but keep the range mapped (reads return zeros afterwards, but only if it
+ * worked: no caller may count on the zeros, since madvise may fail and nobody checks). */
 void hm_os_decommit(void *p, size_t size) {
   COUNT(madvise);
+  if (FAULT(HAK_FAULT_MADVISE, EAGAIN, size)) return;
   madvise(p, size, MADV_DONTNEED);
 }
 
@@ -133,10 +203,18 @@ void hm_os_decommit(void *p, size_t size) {
  * memory; cheaper, but RSS stays until then; a kernel without it gets MADV_DONTNEED). */
 void hm_os_purge(void *p, size_t size) {
   COUNT(madvise);
+  if (FAULT(HAK_FAULT_MADVISE, EAGAIN, size)) return;
 #ifdef MADV_FREE
   if (hm_cfg.purge_madv_free && madvise(p, size, MADV_FREE) == 0) return;
 #endif
   madvise(p, size, MADV_DONTNEED);
+}
+
+/* `size` random bytes from the kernel without blocking or allocating; false if it has none to
+ * give (no getrandom: ENOSYS; pool not initialised yet: EAGAIN). */
+bool hm_os_random(void *buf, size_t size) {
+  if (FAULT(HAK_FAULT_GETRANDOM, ENOSYS, size)) return false;
+  return getrandom(buf, size, GRND_NONBLOCK) == (ssize_t)size;
 }
 
 /* vm.max_map_count, read with open/read (nothing allocated); `fallback` if it cannot be read. */
