@@ -154,7 +154,7 @@ void hm_strict_free(void *p, hm_slab *s, bool local) {
     if (!hm_canary_ok(p, bs)) hm_canary_bad(p);   /* the remote caller checked it already */
     if (hm_mit & HM_MIT_CANARY) canary_check(p, s);
     *w &= ~(1ull << bit);
-    s->used--;
+    HM_STORE_RELAXED(s->used, s->used - 1);   /* the pool's walk reads it (stats) */
   } else if (hm_mit & HM_MIT_CANARY) {
     canary_check(p, s);
   }
