@@ -105,7 +105,7 @@ static const struct { const char *name; int sig; } signal_names[] = {
     {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
     {"TTOU", SIGTTOU}, {"URG", SIGURG},       {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-    {"PWR", SIGPWR},
+    {"POLL", SIGPOLL}, {"PWR", SIGPWR},       {"STKFLT", SIGSTKFLT},
 };
 
 static bool signal_usable(uint64_t n) {
