@@ -13,6 +13,8 @@
  * hm_cfg is saved and restored around the call: the allocator read it at start-up only.
  */
 #define _GNU_SOURCE
+#include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include "fuzz_helpers.h"
 
@@ -42,6 +44,23 @@ static bool ref_parse(const char *v, uint64_t lo, uint64_t hi, uint64_t def, uin
   ok = ok && x >= lo && x <= hi;
   *out = ok ? (uint64_t)x : def;
   return ok;
+}
+
+/* HAKMEM_STATS_SIGNAL: digits alone naming a catchable signal that no fault raises and glibc does
+ * not reserve, or glibc's abbreviation of one (also IO), with or without "SIG"; else 0. */
+static int ref_signal(const char *v) {
+  uint64_t n = 0;
+  bool digits = *v != '\0' && strspn(v, "0123456789") == strlen(v);
+  if (digits && !ref_parse(v, 1, (uint64_t)SIGRTMAX, 0, &n)) return 0;
+  const char *name = strncmp(v, "SIG", 3) == 0 ? v + 3 : v;
+  for (int sig = 1; sig <= SIGRTMAX && !digits; sig++) {
+    const char *abbrev = sigabbrev_np(sig);
+    if ((abbrev != NULL && strcmp(name, abbrev) == 0) || (sig == SIGIO && strcmp(name, "IO") == 0)) n = (uint64_t)sig;
+  }
+  static const int refused[] = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+    if (n == (uint64_t)refused[i]) return 0;
+  return n > 31 && n < (uint64_t)SIGRTMIN ? 0 : (int)n;
 }
 
 typedef struct ref_var { const char *name; uint64_t hi, def; } ref_var;
@@ -76,6 +95,9 @@ static unsigned ref_load(char **envp, hm_config *cfg) {
       warnings += !ref_parse(eq + 1, 0, known[k].hi, known[k].def, &val[k]);
     } else if (len == 17 && memcmp(*e, "HAKMEM_STATS_FILE", 17) == 0) {
       cfg->stats_file = eq[1] != '\0' ? eq + 1 : NULL;
+    } else if (len == 19 && memcmp(*e, "HAKMEM_STATS_SIGNAL", 19) == 0) {
+      cfg->stats_signal = ref_signal(eq + 1);
+      warnings += cfg->stats_signal == 0;
     } else if (len == 13 && memcmp(*e, "HAKMEM_HARDEN", 13) == 0) {
       int level = -1;
       for (int i = 0; i < 4; i++)

@@ -147,11 +147,15 @@ typedef struct hak_stats_s {
   uint64_t madvise_calls;
   uint64_t mprotect_calls;
   uint64_t harden_level;       /* 0 off, 1 fast (default), 2 strict, 3 paranoid */
-  /* counted only while HAKMEM_STATS=1 (which routes small blocks through the slow paths) */
-  uint64_t counted_allocs;     /* blocks allocated since start-up, small and large */
-  uint64_t counted_frees;      /* blocks freed since start-up */
-  uint64_t counted_live_bytes; /* usable bytes held by the program */
-  uint64_t counted_peak_bytes; /* the most counted_live_bytes ever was */
+  /* counted at every setting (HAKMEM_STATS only prints the report at exit); snapshots, exact
+   * when no thread is inside malloc or free */
+  uint64_t counted_allocs;     /* blocks allocated since start-up, small, medium and large */
+  uint64_t counted_frees;      /* blocks freed since start-up: counted_allocs - blocks live */
+  uint64_t counted_live_bytes; /* usable bytes held by the program: small_live_bytes +
+                                  mid_live_bytes + large_live_bytes */
+  uint64_t counted_peak_bytes; /* the most counted_live_bytes was at a sampling point: every
+                                  hak_stats call, and growth events as the heap grows (README,
+                                  "Statistics"); a lower bound of the true peak */
   /* medium blocks (32 KiB < size <= 512 KiB at the off and fast levels) */
   uint64_t mid_live;           /* live medium blocks */
   uint64_t mid_live_bytes;     /* their usable bytes */

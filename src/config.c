@@ -2,6 +2,7 @@
  * allocating (the heap is not ready yet). A bad value gets one line on stderr naming the
  * variable, the value and the default used instead; an unknown HAKMEM_* name gets one line too.
  */
+#include <signal.h>
 #include <string.h>
 #include "internal.h"
 
@@ -95,6 +96,51 @@ static void parse_harden(const char *value) {
   hm_cfg.harden = HAK_HARDEN_DEFAULT_LEVEL;
 }
 
+/* HAKMEM_STATS_SIGNAL: a signal number or name (USR1 or SIGUSR1) the report can be written on:
+ * one that can be caught and is not raised by a fault (returning from a SIGSEGV handler repeats the
+ * fault) nor reserved by the C library (glibc takes the numbers below SIGRTMIN past 31). */
+static const struct { const char *name; int sig; } signal_names[] = {
+    {"HUP", SIGHUP},   {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
+    {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+    {"TTOU", SIGTTOU}, {"URG", SIGURG},       {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
+    {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+    {"POLL", SIGPOLL}, {"PWR", SIGPWR},       {"STKFLT", SIGSTKFLT},
+};
+
+static bool signal_usable(uint64_t n) {
+  if (n == 0 || n > (uint64_t)SIGRTMAX || (n > 31 && n < (uint64_t)SIGRTMIN)) return false;
+  switch ((int)n) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE:
+    case SIGABRT: case SIGTRAP: case SIGSYS:
+      return false;
+    default:
+      return true;
+  }
+}
+
+static void parse_signal(const char *value) {
+  const char *name = strncmp(value, "SIG", 3) == 0 ? value + 3 : value;
+  int sig = 0;
+  uint64_t n = 0;
+  bool digits = value[0] != '\0';
+  for (const char *p = value; *p != '\0' && digits; p++) {
+    digits = *p >= '0' && *p <= '9';
+    if (digits && n < 1000) n = n * 10 + (uint64_t)(*p - '0');
+  }
+  if (digits && signal_usable(n)) sig = (int)n;
+  for (size_t i = 0; !digits && i < sizeof signal_names / sizeof signal_names[0]; i++)
+    if (strcmp(name, signal_names[i].name) == 0) sig = signal_names[i].sig;
+  hm_cfg.stats_signal = sig;
+  if (sig != 0) return;
+  char q[48];
+  quote(q, value);
+  hm_write_err("hakmem: HAKMEM_STATS_SIGNAL=\"");
+  hm_write_err(q);
+  hm_write_err("\" is not a signal that can carry the report (a name such as USR1 or SIGUSR1, or a "
+               "number); no statistics signal\n");
+}
+
 void hm_config_load(char **envp) {
   uint64_t prewarm_all = 0;
   const char *prewarm_k[HAK_TINY_CLASSES] = {NULL};   /* per-class overrides, parsed last */
@@ -123,6 +169,10 @@ void hm_config_load(char **envp) {
       }
     if (!known && strncmp(entry, "HAKMEM_STATS_FILE=", 18) == 0) {
       hm_cfg.stats_file = entry[18] != '\0' ? entry + 18 : NULL;   /* empty: stderr */
+      known = true;
+    }
+    if (!known && strncmp(entry, "HAKMEM_STATS_SIGNAL=", 20) == 0) {
+      parse_signal(entry + 20);
       known = true;
     }
     if (!known && strncmp(entry, "HAKMEM_HARDEN=", 14) == 0) {

@@ -4,12 +4,14 @@
  *   malloc: class table -> the thread's current slab for the class -> pop its free list.
  *   free:   registry -> slab -> owned by this thread? -> bit test -> end canary -> push to the
  *           slab's free list.
- * No lock, no atomic read-modify-write, no system call, no division. */
+ * No lock, no atomic read-modify-write, no system call, no division. The statistics cost malloc
+ * one add (the slab's allocation count) and free nothing (stats.c). */
 #ifndef HM_FASTPATH_H
 #define HM_FASTPATH_H
 #include "internal.h"
 
 void *hm_malloc_large(size_t size);
+void *hm_heap_malloc_miss(size_t size);   /* heap.c: the class of `size` has no free block at hand */
 void hm_free_other(void *p, uintptr_t entry);
 void hm_realloc_free(void *p);   /* the shim's realloc(p, 0): checks p as realloc does, frees it */
 
@@ -18,7 +20,7 @@ HM_INLINE void *hm_malloc_fast(size_t size) {
   unsigned cls = hm_size_class(size);
   hm_slab *s = hm_tl_cur[cls];             /* &hm_empty_slab until the class has a slab */
   hm_block *b = s->free;
-  if (hm_unlikely(b == NULL)) return hm_heap_malloc_slow(cls, size);
+  if (hm_unlikely(b == NULL)) return hm_heap_malloc_miss(size);
   hm_san_open(b, sizeof *b);
   /* the same checks as hm_slab_pop, written out so that every exit is a tail call */
   hm_block *next = hm_decode(b->next_enc, b);
@@ -31,6 +33,7 @@ HM_INLINE void *hm_malloc_fast(size_t size) {
   *w = hm_bit_set(word, granule);
   s->free = next;
   HM_STORE_RELAXED(s->used, s->used + 1);
+  HM_STORE_RELAXED(s->allocs, s->allocs + 1);   /* the statistics: one add, s in a register */
   return b;
 }
 

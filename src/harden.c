@@ -42,7 +42,7 @@ void hm_harden_set_level(int level) {
   if (level > 1) level = 1;
 #endif
   hm_harden_level = level;
-  hm_mit = mit[level] | (hm_mit & HM_MIT_COUNT);
+  hm_mit = mit[level];
   hm_quarantine_len = quarantine[level];
 }
 

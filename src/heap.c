@@ -60,6 +60,7 @@ void hm_slab_init(hm_slab *s, unsigned cls) {
   /* a slab is released only with used == 0, so its bitmap is already clear (and a new or
    * recycled header is zero) */
   HAK_EXPENSIVE(hm_bitmap_is_clear(s->bitmap));
+  HAK_INVARIANT(s->allocs == 0);   /* folded into the pool's totals when it was released */
 }
 
 /* Hand about a page of never-used blocks to the free list, in random order when HM_MIT_RANDOM is
@@ -492,6 +493,12 @@ HM_NOINLINE void *hm_heap_malloc_slow(unsigned cls, size_t size) {
   if (p == NULL) errno = ENOMEM;
   else if (cls == 0) hm_canary_set(p, HM_MIN_BLOCK);   /* malloc(0): the whole block */
   return p;
+}
+
+/* The fast path's miss: the class is found again here, so that the fast path need not keep it in
+ * a register of its own for this call (one instruction fewer on every malloc). */
+HM_NOINLINE void *hm_heap_malloc_miss(size_t size) {
+  return hm_heap_malloc_slow(hm_size_class(size), size);
 }
 
 /* The class serving `need` bytes at alignment `align`: the first class whose blocks hold `need`

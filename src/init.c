@@ -93,7 +93,6 @@ void hm_init_slow(void) {
     hm_harden_init();
     hm_san_init();
     hm_config_load(environ);
-    if (hm_cfg.stats) hm_mit |= HM_MIT_COUNT;
     hm_harden_set_level(hm_cfg.harden);
     hm_pool_init();
     hm_heap_key_init();

@@ -54,9 +54,12 @@ typedef struct hm_slab {
   uintptr_t start;                /* first byte of the slab */
   uint64_t *bitmap;               /* 1 bit per block: 1 = held by the program */
   _Atomic(struct hm_heap *) owner;/* owning heap; NULL when unowned (free or abandoned) */
-  struct hm_superslab *ss;        /* the SuperSlab holding the slab */
+  uint64_t allocs;                /* blocks popped for the program since the slab was claimed
+                                   * (its owner writes, HM_STORE_RELAXED; folded into the pool's
+                                   * per-class totals when the slab is released) */
   /* second line: written by other threads */
   _Alignas(64) _Atomic uintptr_t remote; /* frees while unowned or the owner exits (heap.c) */
+  struct hm_superslab *ss;        /* the SuperSlab holding the slab */
   _Atomic uint32_t remote_n;      /* blocks freed by other threads, not yet taken by the owner */
   struct hm_slab *next, *prev;    /* owner's class list, or the pool's abandoned list */
   uint64_t freed_at_ns;           /* last turned EMPTY in a SuperSlab still in use (pool lock) */
@@ -288,25 +291,34 @@ enum {
   HM_MIT_ZERO = 4u,         /* freed blocks are zeroed */
   HM_MIT_REUSE_CHECK = 8u,  /* ... and checked to be still zero when handed out again */
   HM_MIT_QUARANTINE = 16u,  /* freed blocks wait in a per-thread ring before reuse */
-  HM_MIT_COUNT = 32u,       /* not a mitigation: per-class counting for HAKMEM_STATS */
 };
 /* Bits that need every small malloc and free on the slow path. */
-#define HM_MIT_PER_BLOCK \
-  (HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_REUSE_CHECK | HM_MIT_QUARANTINE | HM_MIT_COUNT)
+#define HM_MIT_PER_BLOCK (HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_REUSE_CHECK | HM_MIT_QUARANTINE)
 extern uint32_t hm_mit;           /* mitigations in force (set once at start-up) */
 extern uint32_t hm_quarantine_len;
 extern int hm_harden_level;       /* 0 off, 1 fast, 2 strict, 3 paranoid */
 extern const char *const hm_harden_names[4];
 void hm_harden_set_level(int level);
 
-/* ---- stats.c: counting while HAKMEM_STATS is on (the slow paths call these) ------------------ */
-#define HM_COUNT_MID HM_CLASSES          /* the class index counting medium blocks */
-#define HM_COUNT_LARGE (HM_CLASSES + 1)  /* ... and large ones */
-void hm_count_alloc(unsigned cls, size_t bytes);
-void hm_count_free(unsigned cls, size_t bytes);
-void hm_count_resize(size_t old_bytes, size_t new_bytes);   /* a block's usable bytes changed */
+/* ---- stats.c: counts, always on ------------------------------------------------------------------
+ * Allocations are counted where they happen, frees never: a small block popped from a slab adds
+ * one to the slab's `allocs` (one instruction on the malloc fast path, none on free), the medium,
+ * large and zero-size tiers count under the lock their allocation takes anyway. Per class,
+ * frees = allocs - live, live being the exact count of blocks the program holds that every tier
+ * keeps already (a slab's used - remote_n; the medium and large tiers' live counts). */
 void hm_stats_init(void);
-void hm_pool_class_live(uint64_t live[HM_CLASSES]);
+/* Work the thread does when it leaves its last lock (hm_lock_drop): a report whose signal came
+ * while it held a lock, a sample of the live bytes for the peak that a growth event asked for. */
+enum { HM_DUE_REPORT = 1u, HM_DUE_SAMPLE = 2u };
+extern __thread uint8_t hm_tl_stats_due;   /* HM_DUE_* bits, set and taken with atomic operations
+                                            * (a signal handler sets them too) */
+void hm_stats_due(void);
+void hm_stats_grew(void);   /* a slab, SuperSlab or large block was taken: maybe sample the peak */
+/* pool.c: per small class, allocations ever and blocks live now (adds to both arrays) */
+void hm_pool_class_counts(uint64_t allocs[HM_CLASSES], uint64_t live[HM_CLASSES]);
+void hm_mid_counts(uint64_t *allocs, uint64_t *live);     /* mid.c, one snapshot */
+void hm_large_counts(uint64_t *allocs, uint64_t *live);   /* large.c, one snapshot */
+void hm_zero_counts(uint64_t *allocs, uint64_t *live);    /* zero.c, one snapshot */
 /* mitigate.c */
 void hm_quarantine_flush(hm_heap *h);
 void *hm_strict_malloc(size_t size, size_t align);
@@ -387,6 +399,7 @@ typedef struct hm_config {
   int harden;                     /* hardening level, 0-3 */
   uint64_t stats;                 /* HAKMEM_STATS: print a report at exit */
   const char *stats_file;         /* HAKMEM_STATS_FILE, or NULL for stderr */
+  int stats_signal;               /* HAKMEM_STATS_SIGNAL: prints the report; 0 none */
 } hm_config;
 extern hm_config hm_cfg;
 void hm_config_load(char **envp);
@@ -413,10 +426,13 @@ HM_INLINE void hm_lock_take(pthread_mutex_t *m, uint32_t bit) {
   atomic_signal_fence(memory_order_seq_cst);
   pthread_mutex_lock(m);
 }
+/* Statistics work left due while the thread held a lock (stats.c) runs as it leaves its last. */
 HM_INLINE void hm_lock_drop(pthread_mutex_t *m, uint32_t bit) {
   pthread_mutex_unlock(m);
   atomic_signal_fence(memory_order_seq_cst);
   hm_tl_locks &= ~bit;
+  atomic_signal_fence(memory_order_seq_cst);
+  if (hm_unlikely(__atomic_load_n(&hm_tl_stats_due, __ATOMIC_RELAXED)) && hm_tl_locks == 0) hm_stats_due();
 }
 
 /* ---- inline helpers ---------------------------------------------------------------------------- */
@@ -479,9 +495,11 @@ HM_INLINE uint32_t hm_block_index(const hm_slab *s, uintptr_t p) {
   return (uint32_t)(((uint64_t)(p & (HM_SLAB_SIZE - 1)) * s->inv) >> 32);
 }
 
-/* Single-writer fields other threads read for statistics (a slab's used count): under TSan they
- * are relaxed atomics; elsewhere plain aligned 32-bit accesses, which x86-64 never tears, so the
- * owner's update stays one instruction. */
+/* Single-writer fields other threads read for statistics (a slab's used and allocs counts): under
+ * TSan the owner's stores are relaxed atomic stores (of its own plain read plus one: no other thread
+ * writes them, so no read-modify-write is needed) and the readers' loads relaxed atomic loads, so
+ * TSan sees no race; elsewhere the stores are plain aligned 32- and 64-bit stores, which x86-64
+ * never tears, read with relaxed atomic loads: the owner's update stays one add to memory. */
 #if defined(__SANITIZE_THREAD__)
 #define HM_TSAN 1
 #elif defined(__has_feature)
@@ -549,6 +567,7 @@ HM_INLINE void *hm_slab_pop(hm_slab *s) {
   *w = hm_bit_set(word, granule);
   s->free = next;
   HM_STORE_RELAXED(s->used, s->used + 1);
+  HM_STORE_RELAXED(s->allocs, s->allocs + 1);
   return b;
 }
 

@@ -61,6 +61,7 @@
 static pthread_mutex_t large_lock = PTHREAD_MUTEX_INITIALIZER;
 static hm_large *live_head;
 static uint64_t live_n, live_bytes;
+static uint64_t large_allocs;   /* large blocks handed out since start-up (frees: large_allocs - live_n) */
 static hm_large *cache_head, *cache_tail;   /* newest first */
 static uint64_t cache_n, cache_bytes, cache_purged;
 static uint64_t purge_calls, purged_bytes;
@@ -123,6 +124,8 @@ static void live_push(hm_large *l) {
   if (live_head) live_head->prev = l;
   live_head = l;
   live_n++;
+  large_allocs++;
+  hm_stats_grew();
   live_bytes += l->usable;
   for (unsigned i = 0; i < FREED_RING; i++)
     if (freed_ring[i] == HM_UNHIDE(l->base)) freed_ring[i] = 0;
@@ -325,7 +328,6 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
       void *p = (void *)HM_UNHIDE(c->base);
       hm_san_alloc(p, size, c->usable, false);
       if (zero) memset(p, 0, size);   /* a reused mapping holds old data */
-      if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_COUNT_LARGE, c->usable);
       return p;
     }
   }
@@ -346,7 +348,6 @@ void *hm_large_alloc(size_t size, size_t align, bool zero) {
     goto fail;
   }
   hm_san_alloc(p, size, usable, true);
-  if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_COUNT_LARGE, usable);
   return p;
 fail:
   if (l) hm_meta_large_free(l);
@@ -358,7 +359,6 @@ void hm_large_free(hm_large *l, void *p) {
   bool at_base = (uintptr_t)p == HM_UNHIDE(l->base);
   if (!at_base || l->magic != HM_LARGE_MAGIC)
     hm_fatal(at_base && l->magic == HM_LARGE_CACHED ? "double free" : "invalid free", p);
-  if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_COUNT_LARGE, l->usable);
   hm_san_free(p, l->usable);
   /* at the quarantine levels a mapping over CACHE_BLOCK_MAX is cached too, its pages given back
    * at once: the window keeps its addresses reserved (PROT_NONE, registered) for Q frees, so the
@@ -429,7 +429,6 @@ void *hm_large_realloc(hm_large *l, void *p, size_t size) {
   if (ok) {
     freed_ring[freed_pos++ % FREED_RING] = old_base;   /* a later free(old) is a double free */
     live_bytes += usable - old_usable;
-    if (hm_mit & HM_MIT_COUNT) hm_count_resize(old_usable, usable);
     l->base = HM_HIDE((uintptr_t)target);
     l->lead = lead;
     l->usable = usable;
@@ -469,6 +468,13 @@ void hm_large_stats(hak_stats_t *st) {
   st->large_mappings = atomic_load_explicit(&vmas, memory_order_relaxed);
   st->large_map_budget = atomic_load_explicit(&vma_budget, memory_order_relaxed);
   st->large_unguarded = atomic_load_explicit(&unguarded_n, memory_order_relaxed);
+}
+
+void hm_large_counts(uint64_t *allocs, uint64_t *live) {
+  hm_lock_take(&large_lock, HM_HOLD_LARGE);
+  *allocs = large_allocs;
+  *live = live_n;
+  hm_lock_drop(&large_lock, HM_HOLD_LARGE);
 }
 
 /* Registered 2 MiB chunks that belong to large allocations. */

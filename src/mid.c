@@ -29,6 +29,7 @@
 static pthread_mutex_t mid_lock = PTHREAD_MUTEX_INITIALIZER;
 static hm_ss_list lists[HM_MID_CLASSES];
 static uint64_t mid_ss_n, mid_live, mid_live_bytes;
+static uint64_t mid_allocs;   /* medium blocks handed out since start-up (frees: mid_allocs - mid_live) */
 static uint64_t mid_rng;
 
 void hm_mid_lock(void) { hm_lock_take(&mid_lock, HM_HOLD_MID); }
@@ -93,6 +94,7 @@ void *hm_mid_alloc(size_t size) {
   unsigned i = pick(ss);
   HM_STORE_RELAXED(ss->mid_free, ss->mid_free & ~(1ull << i));
   mid_live++;
+  mid_allocs++;
   mid_live_bytes += bs - HM_CANARY;
   if (ss->mid_free == 0 && ss != l->tail) {   /* full: behind the ones with room */
     hm_ss_list_remove(l, ss);
@@ -100,7 +102,6 @@ void *hm_mid_alloc(size_t size) {
   }
   hm_lock_drop(&mid_lock, HM_HOLD_MID);
   void *p = (void *)(HM_UNHIDE(ss->base) + (uintptr_t)i * bs);
-  if (hm_mit & HM_MIT_COUNT) hm_count_alloc(HM_COUNT_MID, bs - HM_CANARY);
   hm_canary_set(p, bs);
   hm_san_alloc(p, size, bs - HM_CANARY, false);
   return p;
@@ -138,7 +139,6 @@ void hm_mid_free(void *p, hm_superslab *ss) {
     hm_lock_drop(&mid_lock, HM_HOLD_MID);
     hm_canary_bad(p);
   }
-  if (hm_mit & HM_MIT_COUNT) hm_count_free(HM_COUNT_MID, bs - HM_CANARY);
   hm_san_free(p, bs - HM_CANARY);
   hm_ss_list *l = &lists[class_of(bs)];
   bool was_full = ss->mid_free == 0;
@@ -181,6 +181,13 @@ void hm_mid_pool_stats(hak_stats_t *st) {
   st->mid_live = mid_live;
   st->mid_live_bytes = mid_live_bytes;
   st->mid_superslabs = mid_ss_n;
+  hm_lock_drop(&mid_lock, HM_HOLD_MID);
+}
+
+void hm_mid_counts(uint64_t *allocs, uint64_t *live) {
+  hm_lock_take(&mid_lock, HM_HOLD_MID);
+  *allocs = mid_allocs;
+  *live = mid_live;
   hm_lock_drop(&mid_lock, HM_HOLD_MID);
 }
 

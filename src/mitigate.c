@@ -191,7 +191,7 @@ void hm_strict_free(void *p, hm_slab *s, bool local) {
     if (!hm_canary_ok(p, bs)) hm_canary_bad(p);   /* the remote caller checked it already */
     if (hm_mit & HM_MIT_CANARY) canary_check(p, s);
     *w &= ~(1ull << bit);
-    s->used--;
+    HM_STORE_RELAXED(s->used, s->used - 1);   /* the pool's walk reads it (stats) */
   } else if (hm_mit & HM_MIT_CANARY) {
     canary_check(p, s);
   }
@@ -200,9 +200,8 @@ void hm_strict_free(void *p, hm_slab *s, bool local) {
     uintptr_t mark = quar_mark(p, END(bs));   /* a remote free's link overwrites it */
     memcpy(p, &mark, sizeof mark);
   }
-  if (hm_mit & HM_MIT_COUNT) hm_count_free(s->cls, END(bs));
   if (!local) return;   /* the caller pushes it to the owner's remote list (and tells the tools) */
-  hm_san_free(p, END(bs));   /* sanitizer builds come here only to count (HAKMEM_STATS=1) */
+  hm_san_free(p, END(bs));
   hm_heap *h = hm_tl_self;
   if ((hm_mit & HM_MIT_QUARANTINE) && hm_quarantine_len > 0) {
     s->quarantined++;
@@ -240,11 +239,10 @@ void *hm_strict_malloc(size_t size, size_t align) {
   }
   uint32_t bs = hm_class_size[cls];
   if (hm_mit & HM_MIT_QUARANTINE) quarantine_scan(hm_tl_self);
-  if (hm_mit & HM_MIT_COUNT) hm_count_alloc((unsigned)cls, END(bs));
   hm_san_open(p, bs);   /* a free block: read (reuse check) and written (canary, trailer) */
   if ((hm_mit & HM_MIT_REUSE_CHECK) && !zero_between(p, sizeof(hm_block), END(bs)))
     hm_fatal("write after free", p);
-  if (cls == 0) hm_canary_set(p, bs);   /* malloc(0) without the strict trailer (HAKMEM_STATS) */
+  if (cls == 0) hm_canary_set(p, bs);   /* malloc(0) where no strict canary takes the block */
   if (hm_mit & HM_MIT_CANARY) canary_write(p, size, bs);
   hm_san_close((char *)p + size, bs - size);   /* the caller's hm_san_alloc describes [p, p + size) */
   return p;

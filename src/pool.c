@@ -39,6 +39,7 @@ static uint64_t max_cached, max_bytes, ttl_ns;      /* limits in force */
 static uint64_t purge_ns;                           /* HAKMEM_PURGE_DELAY_MS */
 static hm_superslab *purge_next;                    /* oldest unpurged cache entry */
 static size_t cache_purged;                         /* cache entries purged */
+static uint64_t released_allocs[HM_CLASSES];        /* allocs of slabs released since start-up */
 static struct {
   uint64_t map_calls, unmap_calls, hits, misses, ev_count, ev_bytes, ev_ttl, ev_trim, prewarmed;
   uint64_t pops_in_bypass, purge_calls, purged_bytes, slots_purged;
@@ -325,6 +326,7 @@ hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
   }
   hm_slab_init(s, cls);
   atomic_store_explicit(&s->state, HM_SLOT_ACTIVE, memory_order_release);
+  hm_stats_grew();   /* the peak may be sampled as the lock is left */
   hm_lock_drop(&pool_lock, HM_HOLD_POOL);
   return s;
 }
@@ -338,6 +340,8 @@ void hm_pool_release_slab(hm_slab *s) {
   hm_superslab *ss = s->ss;
   hm_lock_take(&pool_lock, HM_HOLD_POOL);
   if (s->in_list == 2) abandoned_unlink(s);
+  released_allocs[s->cls] += s->allocs;   /* the slot's count leaves the walk with it */
+  HM_STORE_RELAXED(s->allocs, 0);
   atomic_store_explicit(&s->state, HM_SLOT_EMPTY, memory_order_release);
   atomic_store(&s->owner, NULL);
   s->free = NULL;
@@ -365,6 +369,7 @@ hm_superslab *hm_pool_claim_whole(void) {
   hm_lock_take(&pool_lock, HM_HOLD_POOL);
   hm_superslab *ss = ss_acquire_locked();
   if (ss != NULL) {
+    hm_stats_grew();
     HAK_INVARIANT(ss->active == 0 && ss->free_slots == ALL_SLOTS);
     ss->free_slots = 0;
     ss->unused_slots = 0;   /* its pages will be written */
@@ -582,12 +587,19 @@ void hm_pool_stats(hak_stats_t *st) {
   hm_lock_drop(&pool_lock, HM_HOLD_POOL);
 }
 
-/* Blocks held per class right now (exact; read without the owners' cooperation, so a snapshot). */
-void hm_pool_class_live(uint64_t live[HM_CLASSES]) {
+/* Per class: blocks ever allocated (the released slabs' folded counts plus every active slab's)
+ * and blocks held right now (exact; read without the owners' cooperation, so a snapshot: exact
+ * when no thread is inside malloc or free). Adds to both arrays. */
+void hm_pool_class_counts(uint64_t allocs[HM_CLASSES], uint64_t live[HM_CLASSES]) {
   hm_lock_take(&pool_lock, HM_HOLD_POOL);
+  for (unsigned c = 0; c < HM_CLASSES; c++) allocs[c] += released_allocs[c];
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next)
     for (unsigned i = 0; i < HM_SLABS_PER_SS && ss->active && !ss_is_mid(ss); i++)
-      if (!(ss->free_slots & (1u << i))) live[ss->slabs[i].cls] += slab_live(&ss->slabs[i]);
+      if (!(ss->free_slots & (1u << i))) {
+        const hm_slab *s = &ss->slabs[i];
+        live[s->cls] += slab_live(s);
+        allocs[s->cls] += HM_LOAD_RELAXED(s->allocs);
+      }
   hm_lock_drop(&pool_lock, HM_HOLD_POOL);
 }
 

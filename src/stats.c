@@ -1,20 +1,75 @@
-/* stats.c — statistics, the exit report and the self-check. They read shared state under the
- * owning modules' locks and allocate nothing (the report is formatted into stack buffers and
- * written with write(2)). Per-class counts exist only while HAKMEM_STATS=1, which sends small
- * blocks through the slow paths: the fast paths carry no counter. */
+/* stats.c — statistics, the reports and the self-check. They read shared state under the
+ * owning modules' locks and allocate nothing (a report is formatted into stack buffers and
+ * written with write(2)).
+ *
+ * Counts are always on and cost the fast paths one add per malloc (the slab's `allocs`) and
+ * nothing per free: per class, frees = allocs - live, where live is the exact number of blocks
+ * the program holds, which every tier keeps anyway (internal.h, "stats.c"). A slab's count is
+ * written by its owner alone, plainly, and read here under the pool lock with relaxed atomic
+ * loads (HM_STORE_RELAXED / HM_LOAD_RELAXED: relaxed atomic stores under TSan); a released slab's
+ * count is folded into the pool's per-class total in the same lock hold that takes the slot out of
+ * the walk, so nothing is lost or counted twice when threads exit. Every figure is a snapshot:
+ * exact when no thread is inside malloc or free, and never negative (a free read before the
+ * allocation it undoes is clamped).
+ *
+ * The peak (counted_peak_bytes) is sampled, not tracked (tracking it would cost the fast paths a
+ * running byte count): the largest counted_live_bytes seen at a sampling point, which is every
+ * hak_stats call (every report makes one) and, when the heap grows, one growth event in
+ * max(1, SuperSlabs mapped / 4): a slab or a whole SuperSlab claimed from the pool, a large block
+ * handed out. A sample walks every mapped SuperSlab, so that rate keeps its cost per growth event
+ * constant (about 128 slot reads); it runs when the thread leaves its last lock. The peak is thus
+ * a lower bound of the true one, off by at most what the program allocated since the last sample.
+ *
+ * Reports: at exit (HAKMEM_STATS=1), on a signal (HAKMEM_STATS_SIGNAL), and hak_stats_print. Without
+ * HAKMEM_STATS_FILE they go to a copy of the descriptor 2 the program started with, taken at
+ * start-up (at 100 or above, close-on-exec), so a program that closes or redirects its stderr
+ * still gets its report where stderr pointed. The signal handler runs the report only when the
+ * interrupted thread holds none of the allocator's locks (hm_tl_locks == 0): then every lock it
+ * takes is held, if at all, by a thread that is running and lets go; otherwise it marks the report
+ * due and the thread writes it as it leaves its last lock (hm_lock_drop). What the report calls
+ * besides those locks is async-signal-safe in practice: open, write, close and getpid are, and
+ * vsnprintf into a stack buffer with integer and string conversions takes no lock and allocates
+ * nothing in glibc. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "internal.h"
 
-static _Atomic uint64_t class_allocs[HM_CLASSES + 2], class_frees[HM_CLASSES + 2];  /* + mid, large */
-static _Atomic uint64_t live_bytes, peak_bytes;
+#define ROW_MID HM_CLASSES          /* the row of medium blocks */
+#define ROW_LARGE (HM_CLASSES + 1)  /* ... and of large ones */
+#define ROWS (HM_CLASSES + 2)
 
-static void count_add(size_t bytes) {
-  uint64_t now = atomic_fetch_add_explicit(&live_bytes, bytes, memory_order_relaxed) + bytes;
+typedef struct counts {
+  uint64_t allocs[ROWS];   /* blocks handed out since start-up */
+  uint64_t live[ROWS];     /* blocks the program holds now */
+} counts_t;
+
+static _Atomic uint64_t peak_bytes;   /* the most counted_live_bytes a sample saw */
+static _Atomic uint64_t grow_events, next_sample;   /* growth events; the one that samples next */
+static int stderr_copy = -1;          /* the starting fd 2, duplicated (HAKMEM_STATS or a signal) */
+__thread uint8_t hm_tl_stats_due;
+
+static void counts_read(counts_t *c) {
+  memset(c, 0, sizeof *c);
+  hm_pool_class_counts(c->allocs, c->live);
+  uint64_t a, l;
+  hm_zero_counts(&a, &l);   /* zero-size blocks of the strict levels: class 0 */
+  c->allocs[0] += a;
+  c->live[0] += l;
+  hm_mid_counts(&c->allocs[ROW_MID], &c->live[ROW_MID]);
+  hm_large_counts(&c->allocs[ROW_LARGE], &c->live[ROW_LARGE]);
+}
+
+static uint64_t frees_of(const counts_t *c, unsigned row) {
+  return c->allocs[row] > c->live[row] ? c->allocs[row] - c->live[row] : 0;
+}
+
+static void peak_sample(uint64_t now) {
   uint64_t peak = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
   while (now > peak && !atomic_compare_exchange_weak_explicit(&peak_bytes, &peak, now,
                                                               memory_order_relaxed,
@@ -22,28 +77,8 @@ static void count_add(size_t bytes) {
   }
 }
 
-void hm_count_alloc(unsigned cls, size_t bytes) {
-  atomic_fetch_add_explicit(&class_allocs[cls], 1, memory_order_relaxed);
-  count_add(bytes);
-}
-
-/* A block resized in place or moved by mremap: its usable bytes change, the counts do not. */
-void hm_count_resize(size_t old_bytes, size_t new_bytes) {
-  if (new_bytes >= old_bytes) {
-    count_add(new_bytes - old_bytes);
-  } else {
-    atomic_fetch_sub_explicit(&live_bytes, old_bytes - new_bytes, memory_order_relaxed);
-  }
-}
-
-void hm_count_free(unsigned cls, size_t bytes) {
-  atomic_fetch_add_explicit(&class_frees[cls], 1, memory_order_relaxed);
-  atomic_fetch_sub_explicit(&live_bytes, bytes, memory_order_relaxed);
-}
-
-HAK_API void hak_stats(hak_stats_t *out) {
-  if (out == NULL) return;
-  memset(out, 0, sizeof *out);
+/* hak_stats without the memset, filling `c` too (the report's rows). */
+static void stats_read(hak_stats_t *out, counts_t *c) {
   hm_mid_pool_stats(out);
   hm_large_stats(out);
   out->remote_frees = atomic_load_explicit(&hm_remote_free_count, memory_order_relaxed);
@@ -54,12 +89,21 @@ HAK_API void hak_stats(hak_stats_t *out) {
   out->madvise_calls = atomic_load_explicit(&hm_os_count.madvise, memory_order_relaxed);
   out->mprotect_calls = atomic_load_explicit(&hm_os_count.mprotect, memory_order_relaxed);
   out->harden_level = (uint64_t)hm_harden_level;
-  for (unsigned c = 0; c <= HM_COUNT_LARGE; c++) {
-    out->counted_allocs += atomic_load_explicit(&class_allocs[c], memory_order_relaxed);
-    out->counted_frees += atomic_load_explicit(&class_frees[c], memory_order_relaxed);
+  counts_read(c);
+  for (unsigned r = 0; r < ROWS; r++) {
+    out->counted_allocs += c->allocs[r];
+    out->counted_frees += frees_of(c, r);
   }
-  out->counted_live_bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+  out->counted_live_bytes = out->small_live_bytes + out->mid_live_bytes + out->large_live_bytes;
+  peak_sample(out->counted_live_bytes);
   out->counted_peak_bytes = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
+}
+
+HAK_API void hak_stats(hak_stats_t *out) {
+  if (out == NULL) return;
+  counts_t c;
+  memset(out, 0, sizeof *out);
+  stats_read(out, &c);
 }
 
 HM_VALIDATOR HAK_API const char *hak_check(void) {
@@ -107,21 +151,17 @@ static void say(out_t *o, const char *fmt, ...) {
 static void report(int fd) {
   out_t o = {fd};
   hak_stats_t st;
-  hak_stats(&st);
-  uint64_t live[HM_CLASSES] = {0};
-  hm_pool_class_live(live);
-  bool counted = (hm_mit & HM_MIT_COUNT) != 0;
-  say(&o, "hakmem statistics (pid %d, hardening %s%s)\n", (int)getpid(),
-      hm_harden_names[hm_harden_level], counted ? "" : "; per-class counts need HAKMEM_STATS=1");
+  counts_t c;
+  memset(&st, 0, sizeof st);
+  stats_read(&st, &c);
+  say(&o, "hakmem statistics (pid %d, hardening %s)\n", (int)getpid(), hm_harden_names[hm_harden_level]);
   say(&o, "  %-7s %8s %14s %14s %12s\n", "class", "size", "allocs", "frees", "live");
-  for (unsigned c = 0; c <= HM_COUNT_LARGE; c++) {
-    uint64_t a = atomic_load_explicit(&class_allocs[c], memory_order_relaxed);
-    uint64_t f = atomic_load_explicit(&class_frees[c], memory_order_relaxed);
-    uint64_t l = c < HM_CLASSES ? live[c] : c == HM_COUNT_MID ? st.mid_live : st.large_live;
+  for (unsigned r = 0; r < ROWS; r++) {
+    uint64_t a = c.allocs[r], f = frees_of(&c, r), l = c.live[r];
     if (a == 0 && l == 0) continue;
-    if (c < HM_CLASSES)
-      say(&o, "  %-7u %8u %14llu %14llu %12llu\n", c, hm_class_size[c], U(a), U(f), U(l));
-    else if (c == HM_COUNT_MID)
+    if (r < HM_CLASSES)
+      say(&o, "  %-7u %8u %14llu %14llu %12llu\n", r, hm_class_size[r], U(a), U(f), U(l));
+    else if (r == ROW_MID)
       say(&o, "  %-7s %8s %14llu %14llu %12llu\n", "medium", "<=512K", U(a), U(f), U(l));
     else
       say(&o, "  %-7s %8s %14llu %14llu %12llu\n", "large", ">512K", U(a), U(f), U(l));
@@ -129,7 +169,7 @@ static void report(int fd) {
   say(&o, "  live bytes %llu (small %llu, medium %llu, large %llu)",
       U(st.small_live_bytes + st.mid_live_bytes + st.large_live_bytes), U(st.small_live_bytes),
       U(st.mid_live_bytes), U(st.large_live_bytes));
-  if (counted) say(&o, ", peak %llu", U(st.counted_peak_bytes));
+  say(&o, ", peak %llu", U(st.counted_peak_bytes));
   say(&o, "\n  SuperSlabs: %llu mapped (%llu in use, %llu of them medium; %llu cached = %llu MiB), "
           "%llu slabs active\n",
       U(st.ss_mapped), U(st.ss_in_use), U(st.mid_superslabs), U(st.ss_cached),
@@ -156,19 +196,73 @@ HAK_API void hak_stats_print(FILE *f) {
   report(fileno(f));
 }
 
-static void report_at_exit(void) {
-  int fd = STDERR_FILENO;
+/* The report to the stats file (appended) or to the starting stderr. errno is kept: a deferred
+ * report runs inside an allocation that may be about to return ENOMEM. */
+static void report_to_dest(void) {
+  int saved = errno;
+  int fd = stderr_copy >= 0 ? stderr_copy : STDERR_FILENO;
+  bool opened = false;
   if (hm_cfg.stats_file != NULL) {
-    fd = open(hm_cfg.stats_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) {
+    int f = open(hm_cfg.stats_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (f >= 0) {
+      fd = f;
+      opened = true;
+    } else {
       hm_write_err("hakmem: HAKMEM_STATS_FILE cannot be opened; the report goes to stderr\n");
-      fd = STDERR_FILENO;
     }
   }
   report(fd);
-  if (fd != STDERR_FILENO) close(fd);
+  if (opened) close(fd);
+  errno = saved;
+}
+
+static void report_at_exit(void) { report_to_dest(); }
+
+/* Called under any lock (a relaxed add: growth events take the pool or large-tier lock anyway). */
+void hm_stats_grew(void) {
+  uint64_t n = atomic_fetch_add_explicit(&grow_events, 1, memory_order_relaxed);
+  if (n >= atomic_load_explicit(&next_sample, memory_order_relaxed))
+    __atomic_fetch_or(&hm_tl_stats_due, HM_DUE_SAMPLE, __ATOMIC_RELAXED);
+}
+
+static void sample(void) {
+  hak_stats_t st;
+  memset(&st, 0, sizeof st);
+  hm_mid_pool_stats(&st);
+  hm_large_stats(&st);
+  uint64_t every = st.ss_mapped / 4 > 1 ? st.ss_mapped / 4 : 1;
+  atomic_store_explicit(&next_sample, atomic_load_explicit(&grow_events, memory_order_relaxed) + every,
+                        memory_order_relaxed);
+  peak_sample(st.small_live_bytes + st.mid_live_bytes + st.large_live_bytes);
+}
+
+void hm_stats_due(void) {
+  uint8_t due = __atomic_exchange_n(&hm_tl_stats_due, 0, __ATOMIC_RELAXED);
+  if (atomic_load_explicit(&hm_init_state, memory_order_acquire) != 2) return;
+  if (due & HM_DUE_REPORT) report_to_dest();   /* it samples too */
+  else if (due & HM_DUE_SAMPLE) sample();
+}
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (hm_tl_locks != 0) {
+    __atomic_fetch_or(&hm_tl_stats_due, HM_DUE_REPORT, __ATOMIC_RELAXED);   /* written on leaving */
+    return;
+  }
+  report_to_dest();
 }
 
 void hm_stats_init(void) {
+  if ((hm_cfg.stats || hm_cfg.stats_signal != 0) && hm_cfg.stats_file == NULL)
+    stderr_copy = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 100);   /* -1: fd 2 is closed already */
   if (hm_cfg.stats) atexit(report_at_exit);
+  if (hm_cfg.stats_signal != 0) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(hm_cfg.stats_signal, &sa, NULL) != 0)
+      hm_write_err("hakmem: HAKMEM_STATS_SIGNAL: the handler cannot be installed; no statistics signal\n");
+  }
 }

@@ -22,6 +22,7 @@ static pthread_mutex_t zero_lock = PTHREAD_MUTEX_INITIALIZER;
 static hm_zero_chunk *chunks;     /* newest first (zero_lock) */
 static size_t chunks_n;
 static uint64_t zero_live;        /* live zero-size blocks over all chunks (zero_lock) */
+static uint64_t zero_allocs;      /* zero-size blocks ever handed out (zero_lock) */
 
 void hm_zero_lock(void) { hm_lock_take(&zero_lock, HM_HOLD_ZERO); }
 void hm_zero_unlock(void) { hm_lock_drop(&zero_lock, HM_HOLD_ZERO); }
@@ -89,8 +90,8 @@ void *hm_zero_alloc(size_t align) {
   c->live_n++;
   c->cursor = (i + 1) % HM_ZERO_SLOTS;
   zero_live++;
+  zero_allocs++;
   hm_lock_drop(&zero_lock, HM_HOLD_ZERO);
-  if (hm_mit & HM_MIT_COUNT) hm_count_alloc(0, 0);   /* class 0, no usable bytes */
   return (void *)(HM_UNHIDE(c->base) + (uintptr_t)i * HM_ZERO_SLOT);
 }
 
@@ -126,7 +127,14 @@ void hm_zero_free(void *p, uintptr_t e) {
   c->live_n--;
   zero_live--;
   hm_lock_drop(&zero_lock, HM_HOLD_ZERO);
-  if (hm_mit & HM_MIT_COUNT) hm_count_free(0, 0);
+}
+
+/* Zero-size blocks handed out since start-up (counted in class 0) and held now. */
+void hm_zero_counts(uint64_t *allocs, uint64_t *live) {
+  hm_lock_take(&zero_lock, HM_HOLD_ZERO);
+  *allocs = zero_allocs;
+  *live = zero_live;
+  hm_lock_drop(&zero_lock, HM_HOLD_ZERO);
 }
 
 /* Registered 2 MiB chunks that hold zero-size blocks; *live: the blocks held by the program. */

@@ -87,7 +87,8 @@ done
 HAKMEM_HARDEN=nope "$L" env >"$WORK/env" || fail "hakmem env"
 for v in HAKMEM_SUPERSLAB_MAX_CACHED HAKMEM_SUPERSLAB_MAX_MEMORY_MB HAKMEM_SUPERSLAB_TTL_SEC \
          HAKMEM_PURGE_DELAY_MS HAKMEM_PURGE_MADV_FREE \
-         HAKMEM_PREWARM_SUPERSLABS HAKMEM_PREWARM_SUPERSLABS_C7 HAKMEM_HARDEN HAKMEM_STATS HAKMEM_STATS_FILE; do
+         HAKMEM_PREWARM_SUPERSLABS HAKMEM_PREWARM_SUPERSLABS_C7 HAKMEM_HARDEN HAKMEM_STATS HAKMEM_STATS_FILE \
+         HAKMEM_STATS_SIGNAL; do
   grep -q "^$v " "$WORK/env" || { cat "$WORK/env"; fail "hakmem env does not list $v"; }
 done
 grep -q '^HAKMEM_HARDEN *"nope" (bad' "$WORK/env" || { cat "$WORK/env"; fail "hakmem env does not flag a bad value"; }

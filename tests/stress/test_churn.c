@@ -7,7 +7,7 @@
  * CHURN_WARM they may grow by at most 10 % (plus a small absolute slack for RSS noise).
  *   CHURN_ROUNDS (default 250), CHURN_WARM (default 100), CHURN_OPS per thread (default 10000);
  * deterministic: the sequences depend on the round number only. At the end every block is freed,
- * the counts must balance, and live never exceeds peak (with HAKMEM_STATS=1: then after every round,
+ * the counts must balance, and live never exceeds peak (counts are always kept: after every round,
  * a quiescent point, live blocks and bytes equal allocations minus frees). */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -77,7 +77,7 @@ int main(void) {
     }
     hak_stats_t s = st();
     long rss = test_rss_kib();
-    if (s.counted_allocs != 0) {   /* HAKMEM_STATS=1: quiescent here, so the counts are exact */
+    if (s.counted_allocs != 0) {   /* quiescent here, so the counts are exact */
       uint64_t live = s.small_live_blocks + s.mid_live + s.large_live;
       uint64_t bytes = s.small_live_bytes + s.mid_live_bytes + s.large_live_bytes;
       CHECK(live == s.counted_allocs - s.counted_frees, "round %d: %lu blocks live, allocs - frees = %lu",

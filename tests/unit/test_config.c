@@ -2,6 +2,7 @@
  * overflowing, out of range, empty) gets exactly one stderr line naming the variable, the value
  * and the default used; unknown HAKMEM_* names get one line too; nothing crashes. */
 #include <fcntl.h>
+#include <signal.h>
 #include "hak_test.h"
 #include "internal.h"
 
@@ -99,6 +100,33 @@ int main(void) {
   CHECK(hm_cfg.purge_delay_ms == 0 && hm_cfg.purge_madv_free == 1);
   CHECK(load((char *[]){"HAKMEM_PURGE_DELAY_MS=3600000", "HAKMEM_PURGE_MADV_FREE=2", NULL}) == 1, "%s", captured);
   CHECK(hm_cfg.purge_delay_ms == 3600000 && hm_cfg.purge_madv_free == 0, "%s", captured);
+  /* HAKMEM_STATS_SIGNAL: a name with or without SIG, or a number; anything else (unknown, a fault
+   * or uncatchable signal, one glibc reserves, out of range, empty) warns once, naming the
+   * variable and the value, and leaves no signal */
+  const struct { const char *v; int sig; } good_sig[] = {
+      {"USR1", SIGUSR1}, {"SIGUSR1", SIGUSR1}, {"USR2", SIGUSR2}, {"SIGHUP", SIGHUP},
+      {"10", 10}, {"12", 12}, {"64", 64}, {"WINCH", SIGWINCH}};
+  for (size_t i = 0; i < sizeof good_sig / sizeof good_sig[0]; i++) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "HAKMEM_STATS_SIGNAL=%s", good_sig[i].v);
+    reset();
+    CHECK(load((char *[]){buf, NULL}) == 0, "value '%s': %s", good_sig[i].v, captured);
+    CHECK(hm_cfg.stats_signal == good_sig[i].sig, "value '%s': signal %d", good_sig[i].v, hm_cfg.stats_signal);
+  }
+  const char *bad_sig[] = {"USR9", "", "0", "9", "SIGKILL", "STOP", "SEGV", "11", "SIGABRT", "32",
+                           "65", "99999999999999999999", "usr1", "SIG", "-10", "10 ", "SIGSIGUSR1"};
+  for (size_t i = 0; i < sizeof bad_sig / sizeof bad_sig[0]; i++) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "HAKMEM_STATS_SIGNAL=%s", bad_sig[i]);
+    reset();
+    hm_cfg.stats_signal = SIGUSR1;
+    CHECK(load((char *[]){buf, NULL}) == 1, "value '%s': %s", bad_sig[i], captured);
+    CHECK(hm_cfg.stats_signal == 0, "value '%s' left signal %d", bad_sig[i], hm_cfg.stats_signal);
+    char want[96];
+    snprintf(want, sizeof want, "hakmem: HAKMEM_STATS_SIGNAL=\"%s\" is not a signal", bad_sig[i]);
+    CHECK(strncmp(captured, want, strlen(want)) == 0 && strstr(captured, "no statistics signal\n"),
+          "message: %s", captured);
+  }
   reset();
   printf("config: ok\n");
   return 0;
