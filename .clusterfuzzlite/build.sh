@@ -11,13 +11,14 @@ obj="$WORK/hakmem-fuzz-obj"
 rm -rf "$obj"
 mkdir -p "$obj" "$OUT"
 
-# The library as the fuzzers see it: every core source (not the libc-name shim), invariants on.
+# The library as the fuzzers see it: every core source (not the drop-in's libc names and C++
+# operators, shim.c and cxx.c), invariants on.
 defs="-DHAK_DEBUG=2 -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION=1 -DHAK_TEST_HOOKS=1"
 flags="-std=gnu11 -Iinclude -Isrc -fvisibility=hidden -fno-builtin-malloc -fno-builtin-calloc \
 -fno-builtin-realloc -fno-builtin-free -ftls-model=initial-exec"
 objs=()
 for src in src/*.c; do
-  [ "$src" = src/shim.c ] && continue
+  case $src in src/shim.c | src/cxx.c) continue ;; esac
   o="$obj/$(basename "$src" .c).o"
   $CC $CFLAGS $flags $defs -c "$src" -o "$o"
   objs+=("$o")

@@ -2,8 +2,8 @@
 # fuzz/coverage.sh [BUILD_DIR] — line coverage of src/ reached by the checked-in corpora alone
 # (no fuzzing): builds the replay drivers with clang source-based coverage (no sanitizer,
 # HAK_DEBUG=2 as in every fuzz build), replays corpus/<target>/ for every target, merges the
-# profiles and prints llvm-cov's report for the library sources (src/shim.c is not linked into
-# the fuzzers and is left out). HTML: llvm-cov-14 show ... -format=html -output-dir=DIR.
+# profiles and prints llvm-cov's report for the library sources (src/shim.c and src/cxx.c, the
+# drop-in's libc names and C++ operators, are not linked into the fuzzers and are left out). HTML: llvm-cov-14 show ... -format=html -output-dir=DIR.
 set -eu
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -24,4 +24,4 @@ for t in $targets; do
 done
 llvm-profdata-$ver merge -sparse "$b"/profiles/*.profraw -o "$b/corpus.profdata"
 # shellcheck disable=SC2086
-llvm-cov-$ver report -instr-profile="$b/corpus.profdata" $objs $(ls src/*.c | grep -v src/shim.c) src/*.h
+llvm-cov-$ver report -instr-profile="$b/corpus.profdata" $objs $(ls src/*.c | grep -v -e src/shim.c -e src/cxx.c) src/*.h

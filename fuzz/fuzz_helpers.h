@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "hakmem.h"
 #include "internal.h"   /* hm_class_size, HM_CLASSES, HM_SMALL_MAX, HM_SLAB_SIZE, ... */
@@ -141,8 +142,10 @@ static inline size_t fd_align(fuzz_data *d) {
 }
 
 /* ---- the op decoder ---------------------------------------------------------------------------- */
-/* FOP_HUGE's variant byte: below FZ_FAULT_BYTE an impossible request (its value modulo 6, as
- * before the fault variants), from it on an injected system-call failure (fz_fault). */
+/* FOP_HUGE's variant byte: below FZ_FORK_BYTE an impossible request (its value modulo 6, as
+ * before the fork and fault variants), from FZ_FORK_BYTE a fork (fz_fork), from FZ_FAULT_BYTE
+ * on an injected system-call failure (fz_fault). */
+#define FZ_FORK_BYTE 0xE8u
 #define FZ_FAULT_BYTE 0xF0u
 typedef enum fuzz_op_kind {
   FOP_MALLOC, FOP_CALLOC, FOP_REALLOC, FOP_REALLOCARRAY, FOP_POSIX_MEMALIGN, FOP_ALIGNED_ALLOC,
@@ -225,7 +228,7 @@ static inline bool fuzz_next_op(fuzz_data *d, fuzz_op *op, unsigned nkinds) {
     case FOP_HUGE: {   /* a variant byte from FZ_FAULT_BYTE on arms a fault (fz_fault) */
       op->slot = fd_u8(d);
       uint8_t v = fd_u8(d);
-      op->a = v >= FZ_FAULT_BYTE ? v : v % 6u;
+      op->a = v >= FZ_FORK_BYTE ? v : v % 6u;
       if (v >= FZ_FAULT_BYTE) {
         op->b = fd_range(d, 1, 64);   /* the n-th next call fails */
         op->c = fd_u8(d);             /* how many from there (fz_fault) */
@@ -703,6 +706,46 @@ static inline void fz_stats(fz_model *m, bool trimmed) {
   }
 }
 
+/* A fork in the middle of an input (FOP_HUGE, variant FZ_FORK_BYTE .. FZ_FAULT_BYTE - 1; one
+ * thread only, at most FZ_FORKS per input: a fork costs a few milliseconds). The child must find
+ * every live block intact, the heap valid, and every tier serving; it leaves with _exit (an
+ * exit would run the fuzzer's own exit handlers), writing its coverage profile first where the
+ * build has one (the replay builds of fuzz/coverage.sh), so the fork handlers count there. */
+#define FZ_FORKS 2u
+static unsigned fz_forks_left;
+extern int __llvm_profile_write_file(void) __attribute__((weak));
+static inline void fz_fork(fz_model *m) {
+  if (!m->exact_stats || fz_forks_left == 0) return;   /* other threads: their slots move */
+  fz_forks_left--;
+  fflush(NULL);
+  pid_t pid = fork();
+  FUZZ_ASSERT(pid >= 0, "fork failed");
+  if (pid == 0) {
+    hak_test_fail_reset();   /* a fault armed in the parent is the parent's */
+    for (unsigned i = 0; i < m->nslots; i++)
+      if (m->slots[i].p != NULL) fz_verify(&m->slots[i]);
+    FUZZ_CHECK_HEAP();
+    void *a = hak_malloc(24), *b = hak_malloc(100000), *c = hak_malloc((size_t)1 << 20);
+    FUZZ_ASSERT(a != NULL && b != NULL && c != NULL, "malloc in a forked child");
+    hak_free(a);
+    hak_free(b);
+    hak_free(c);
+    FUZZ_CHECK_HEAP();
+    if (__llvm_profile_write_file != NULL) __llvm_profile_write_file();
+    _exit(0);
+  }
+  int st = 0;
+  FUZZ_ASSERT(waitpid(pid, &st, 0) == pid, "waitpid");
+  FUZZ_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the forked child found the heap broken");
+}
+
+/* The report (stats.c), formatted and written in full to /dev/null: its lines must not fail. */
+static inline void fz_report(void) {
+  static FILE *devnull;
+  if (devnull == NULL) devnull = fopen("/dev/null", "w");
+  if (devnull != NULL) hak_stats_print(devnull);
+}
+
 /* Run one op of the single-thread language (kinds < FOP_SINGLE_COUNT) on model m. */
 static inline void fz_exec(fz_model *m, const fuzz_op *op) {
   fz_block *b = fz_slot(m, op->slot);
@@ -827,9 +870,13 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
     }
     case FOP_ADVANCE_CLOCK: hak_test_advance_clock(op->a); break;
     case FOP_FLUSH: hak_thread_flush(); break;
-    case FOP_STATS: fz_stats(m, false); break;
+    case FOP_STATS:
+      fz_stats(m, false);
+      fz_report();
+      break;
     case FOP_HUGE:
       if (op->a >= FZ_FAULT_BYTE) fz_fault(op->a, op->b, op->c);
+      else if (op->a >= FZ_FORK_BYTE) fz_fork(m);
       else fz_huge(b, (unsigned)op->a);
       break;
     default: break;
@@ -851,6 +898,7 @@ static inline void fz_restore_defaults(void) {
  * would take other paths (AFL++ "stability"). Each input starts from the same rng state. */
 static inline void fz_begin(void) {
   hak_test_fail_reset();
+  fz_forks_left = FZ_FORKS;
   hak_free(hak_malloc(1));   /* the thread has a heap from here on */
   if (hm_tl_self != HM_NO_HEAP) hm_tl_self->rng = hm_seed_mix(hm_secret ^ 0x6a09e667f3bcc909ull);
 }

@@ -7,7 +7,8 @@
  * borders (every block's tier, medium class and in-place realloc checked against the reference); free and free_sized of a
  * live handle; bursts that fill slabs; prewarm, evict, trim, malloc_trim, new cache limits
  * (0 included), clock advances that expire the TTL, thread-cache flush, statistics, impossible
- * requests. Every live block carries a pattern checked on free and realloc; hak_check() runs after
+ * requests, a fork (the child checks the model), injected failures. Every live block carries a
+ * pattern checked on free and realloc; hak_check() runs after
  * every op. At the end every block is freed, the limits are restored, the cache is trimmed, and
  * nothing may remain mapped: the next input starts from the same empty state.
  */

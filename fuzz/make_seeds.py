@@ -204,6 +204,14 @@ def fault_seeds():
     return s
 
 
+def fork_seeds():
+    """fuzz_ops inputs that fork with blocks of every tier live (fz_fork: the child checks them)."""
+    b = malloc(1, size(64)) + malloc(2, bytes([6, 3])) + malloc(3, size(0)) + bytes([BURST, 10, 8, 5, 3])
+    b += malloc(4, size_mid(2)) + op(STATS) + huge(0, 0xE8) + free(2) + free_range(10, 8)
+    b += malloc(5, size(200)) + huge(0, 0xE9) + op(FLUSH) + op(TRIM) + op(STATS)
+    return {'fork-%s' % lv: level(lv) + b for lv in LEVELS}
+
+
 def fuzz_ops_mt_seeds():
     s = {}
     hdr2 = bytes([0, 0])      # 2 threads, nobody frees before exit
@@ -373,6 +381,7 @@ def main():
     ops = with_levels(fuzz_ops_seeds())
     ops.update(with_levels(strict_seeds(), ('strict', 'paranoid')))
     ops.update(fault_seeds())
+    ops.update(fork_seeds())
     classes = with_levels(fuzz_classes_seeds())
     classes.update(with_levels(fuzz_classes_strict_seeds()))
     for target, seeds, ext in (('fuzz_ops', ops, 'bin'), ('fuzz_ops_mt', with_levels(fuzz_ops_mt_seeds()), 'bin'),
