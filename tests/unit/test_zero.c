@@ -65,6 +65,32 @@ static void *churn(void *arg) {
   return NULL;
 }
 
+/* Clauses of hm_zero_is_valid made to fail on a chunk in use, then repaired (debug builds only:
+ * hak_check is empty at HAK_DEBUG 0). */
+static void expect_invalid(const char *how, const char *want) {
+  const char *why = hak_check();
+  CHECK(hak_debug_level() == 0 || (why != NULL && strcmp(why, want) == 0), "%s: hak_check said %s",
+        how, why ? why : "nothing");
+}
+static void validator_clauses(void) {
+  void *z = hak_malloc(0);
+  CHECK(z != NULL);
+  hm_zero_chunk *c = (hm_zero_chunk *)(hm_registry_lookup(z) & ~(uintptr_t)3);
+  enum { LAST = HM_ZERO_SLOTS / 64 - 1 };
+  CHECK(c->ever[LAST] == 0, "the young chunk's last slots were handed out already");
+  c->live[LAST] = 1;   /* a live slot never handed out */
+  expect_invalid("live, never handed out", "zero: a live slot was never handed out");
+  c->ever[LAST] = 1;   /* ... now handed out, but the live count disagrees */
+  expect_invalid("live count", "zero: chunk descriptor fields (magic, live count, cursor, base)");
+  c->live[LAST] = c->ever[LAST] = 0;
+  uint32_t magic = c->magic;
+  c->magic ^= 1;
+  expect_invalid("magic", "zero: chunk descriptor fields (magic, live count, cursor, base)");
+  c->magic = magic;
+  CHECK_OK();
+  hak_free(z);
+}
+
 int main(void) {
   hm_ensure_init();
   CHECK(hm_harden_level >= 2, "run at HAKMEM_HARDEN=strict or paranoid (level %d)", hm_harden_level);
@@ -89,6 +115,7 @@ int main(void) {
     for (int j = 0; j < i; j++) CHECK(b[i] != b[j], "blocks %d and %d are both %p", i, j, b[i]);
   }
   CHECK_OK();
+  validator_clauses();   /* while the first chunk is young: its walk ends early */
   /* any access faults, frees and queries of a bad pointer abort */
   child_dies("read", SIGSEGV, do_read, b[0]);
   child_dies("write", SIGSEGV, do_write, b[0]);
