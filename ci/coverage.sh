@@ -37,8 +37,8 @@ if [ "${COVERAGE_SKIP_BUILD:-0}" != 1 ]; then
   ctest --preset coverage || suite_rc=$?
   # Left out of the pass/fail of this build (the coverage preset's filter), each passes in every
   # other preset: abi_symbols (the instrumentation exports __covrec_* records from libhakmem.so)
-  # and the detections whose set-up assumes a heap layout that the profile runtime changes (it
-  # allocates through hakmem's malloc). The two detection sets still run, for their coverage only.
+  # and the detections whose set-up assumes a heap layout that the profile runtime changes
+  # (presumably by its own allocations). The two detection sets still run, for their coverage only.
   ctest --test-dir "$b" -j2 -R '^(detect\.matrix|detect\.double_free_slab_reused\..*)$' >/dev/null ||
     echo "coverage: (detect.matrix / detect.double_free_slab_reused.* run for coverage only; their result is not counted)"
 fi
