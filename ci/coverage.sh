@@ -69,7 +69,12 @@ python3 - "$b/summary.json" "$floor_file" "$b/summary.txt" <<'EOF' || gate_rc=$?
 import json, sys
 totals = json.load(open(sys.argv[1]))["data"][0]["totals"]
 measured = {"lines": totals["lines"]["percent"], "branches": totals["branches"]["percent"]}
-line = "lines %.2f %% branches %.2f %%" % (measured["lines"], measured["branches"])
+# rounded down, in integers (the floor's one decimal; two in the summary line)
+tenths = {k: (totals[k]["covered"] * 1000 // totals[k]["count"]) / 10 if totals[k]["count"] else 0
+          for k in measured}
+hundredths = {k: totals[k]["covered"] * 10000 // totals[k]["count"] / 100 if totals[k]["count"] else 0
+              for k in measured}
+line = "lines %.2f %% branches %.2f %%" % (hundredths["lines"], hundredths["branches"])
 open(sys.argv[3], "w").write(line + "\n")
 print("coverage: " + line)
 floor = {}
@@ -81,11 +86,11 @@ bad = False
 for k in ("lines", "branches"):
     if k not in floor:
         print("coverage: %s has no '%s' floor" % (sys.argv[2], k)); bad = True; continue
-    m = int(measured[k] * 10) / 10        # rounded down to one decimal, as the floor is set
+    m = tenths[k]
     if m < floor[k]:
         print("coverage: FAILED: %s %.1f %% is below the floor %.1f %% (ci/coverage-floor.txt)"
               % (k, m, floor[k])); bad = True
-    elif m >= floor[k] + 0.5:
+    elif round(m - floor[k], 1) >= 0.5:
         print("coverage: %s %.1f %% is %.1f points above the floor %.1f %%: raise it in "
               "ci/coverage-floor.txt (to the lowest of a few runs, rounded down; this one: %.1f)"
               % (k, m, m - floor[k], floor[k], m))
