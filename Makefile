@@ -1,6 +1,7 @@
 # Thin wrapper over CMake presets. On a fresh machine:
 #   make run    build the release library and run the main job (random-mixed benchmark table)
-#   make test   build and pass every test (all presets)
+#   make test   build and pass every test (all presets), then the coverage gate (make coverage)
+#   make coverage   line/branch coverage of src/ from the whole suite, against ci/coverage-floor.txt
 #   make fuzz   the overnight fuzzer (FUZZ_TIME seconds, default 8 hours)
 #   make bench / make bench-instr   peers side by side (bench/RESULTS.md) / callgrind instructions
 #   make props-long                 a long property-test run
@@ -9,7 +10,7 @@ SHELL := /bin/bash
 PRESETS ?= release debug asan ubsan tsan msan valgrind
 FUZZ_TIME ?= 28800
 
-.PHONY: all deps build run test test-long fuzz bench bench-instr props-long clean $(addprefix test-,$(PRESETS))
+.PHONY: all deps build run test coverage test-long fuzz bench bench-instr props-long clean $(addprefix test-,$(PRESETS))
 
 all: build
 
@@ -25,6 +26,10 @@ run: build
 
 test: deps
 	ci/test-matrix.sh $(PRESETS)
+	ci/coverage.sh
+
+coverage: deps
+	ci/coverage.sh
 
 test-long: build
 	ctest --test-dir build/release -L long --output-on-failure

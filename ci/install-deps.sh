@@ -4,7 +4,7 @@
 set -eu
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in gcc g++ make cmake ninja-build clang lld libclang-rt-14-dev valgrind python3 git \
+for p in gcc g++ make cmake ninja-build clang lld libclang-rt-14-dev llvm-14 valgrind python3 git \
          librapidcheck-dev libgtest-dev afl++ zip unzip python3-yaml \
          libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 binutils strace gnuplot-nox pkgconf; do
   have_pkg "$p" || need="$need $p"
