@@ -92,7 +92,7 @@ for k in ("lines", "branches"):
               % (k, m, floor[k])); bad = True
     elif round(m - floor[k], 1) >= 0.5:
         print("coverage: %s %.1f %% is %.1f points above the floor %.1f %%: raise it in "
-              "ci/coverage-floor.txt (to the lowest of a few runs, rounded down; this one: %.1f)"
+              "ci/coverage-floor.txt (to the lowest of a few runs less half a point; this one: %.1f)"
               % (k, m, m - floor[k], floor[k], m))
 sys.exit(1 if bad else 0)
 EOF
