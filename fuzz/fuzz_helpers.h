@@ -897,10 +897,54 @@ static inline void fz_restore_defaults(void) {
  * the calling thread's slot-order rng would go on from the previous input, so the same input
  * would take other paths (AFL++ "stability"). Each input starts from the same rng state. */
 static inline void fz_begin(void) {
+  hm_mid_fuzz_reset();     /* the medium tier's picks (src/mid.c) */
+  hm_os_fuzz_reset(0);     /* mappings from the fixed hint base again (src/os.c) */
+  hm_stats_fuzz_reset();   /* the peak's sampling (src/stats.c) */
+  hm_large_fuzz_reset();   /* the ring of freed large bases (src/large.c) */
   hak_test_fail_reset();
   fz_forks_left = FZ_FORKS;
   hak_free(hak_malloc(1));   /* the thread has a heap from here on */
   if (hm_tl_self != HM_NO_HEAP) hm_tl_self->rng = hm_seed_mix(hm_secret ^ 0x6a09e667f3bcc909ull);
+}
+
+/* Once per process, before the first input (LLVMFuzzerInitialize: before AFL++'s fork server, so
+ * every child inherits it): take the one-time paths and raise the high-water marks past what any
+ * input reaches, so that no input is the first to take them and the second run of an input takes
+ * the path of the first. At every level: a block of every small and medium class and some large
+ * ones (the report's rows count allocations since start-up: all of them shown from here on), 1024
+ * blocks of the largest medium class (256 SuperSlabs: the SuperSlab headers' pool, 16 a chunk,
+ * never grows again; an input holds at most 256 blocks), 300 large blocks (the large records'
+ * pool), a large block in each of the 16 GiB from where the inputs map (fz_begin: their registry
+ * leaves), the mapping budget read, the report written; then everything freed and trimmed. */
+#define FZ_WARM_MID 256u
+#define FZ_WARM_LARGE 64u
+#define FZ_WARM_GIB 16u
+static inline void fz_warm_up(void) {
+  static void *p[FZ_WARM_MID + FZ_WARM_LARGE + FZ_WARM_GIB + HM_CLASSES + FZ_MID_CLASSES];
+  fz_level(-1);
+  for (int level = 3; level >= -1; level--) {
+    unsigned n = 0;
+    fz_level(level);
+    hm_os_fuzz_reset(0);
+    for (unsigned c = 0; c < HM_CLASSES; c++) p[n++] = hak_malloc(hm_class_size[c]);
+    for (unsigned k = 0; k < FZ_MID_CLASSES; k++) p[n++] = hak_malloc(fz_mid_class_size(k) - HM_CANARY);
+    for (unsigned i = 0; i < FZ_WARM_MID; i++) p[n++] = hak_malloc(FZ_MID_MAX - HM_CANARY);
+    for (unsigned i = 0; i < FZ_WARM_LARGE; i++) p[n++] = hak_malloc(FZ_MID_MAX + HM_PAGE_SIZE);
+    for (unsigned g = FZ_WARM_GIB; g-- > 1;) {   /* a registry leaf for each gigabyte inputs map in */
+      hm_os_fuzz_reset((size_t)g << 30);
+      p[n++] = hak_malloc(FZ_MID_MAX + HM_PAGE_SIZE);
+    }
+    hm_os_fuzz_reset(0);
+    fz_report();
+    for (unsigned i = 0; i < n; i++) {
+      FUZZ_ASSERT(p[i] != NULL, "warm-up allocation failed");
+      hak_free(p[i]);
+    }
+    hak_thread_flush();
+    fz_report();
+    hak_trim();
+    FUZZ_CHECK_HEAP();
+  }
 }
 
 static inline void fz_finish(const char *slab_msg) {
