@@ -901,6 +901,8 @@ static inline void fz_begin(void) {
   hm_os_fuzz_reset(0);     /* mappings from the fixed hint base again (src/os.c) */
   hm_stats_fuzz_reset();   /* the peak's sampling (src/stats.c) */
   hm_large_fuzz_reset();   /* the ring of freed large bases (src/large.c) */
+  hm_zero_fuzz_reset();    /* the zero-size chunks' cursors (src/zero.c) */
+  hm_mitigate_fuzz_reset();   /* the quarantine scan (src/mitigate.c) */
   hak_test_fail_reset();
   fz_forks_left = FZ_FORKS;
   hak_free(hak_malloc(1));   /* the thread has a heap from here on */
@@ -915,13 +917,19 @@ static inline void fz_begin(void) {
  * blocks of the largest medium class (256 SuperSlabs: the SuperSlab headers' pool, 16 a chunk,
  * never grows again; an input holds at most 256 blocks), 300 large blocks (the large records'
  * pool), a large block in each of the 16 GiB from where the inputs map (fz_begin: their registry
- * leaves), the mapping budget read, the report written; then everything freed and trimmed. */
+ * leaves), the mapping budget read, the report written; then everything freed and trimmed. First
+ * the zero-size chunks (never given back) that 256 live zero-size blocks aligned to 32 KiB need. */
 #define FZ_WARM_MID 256u
 #define FZ_WARM_LARGE 64u
 #define FZ_WARM_GIB 16u
+#define FZ_WARM_ZERO 256u
 static inline void fz_warm_up(void) {
   static void *p[FZ_WARM_MID + FZ_WARM_LARGE + FZ_WARM_GIB + HM_CLASSES + FZ_MID_CLASSES];
   fz_level(-1);
+  fz_level(3);   /* the zero-size chunks an input can fill (aligned 32 KiB: 64 a chunk), out of its way */
+  hm_os_fuzz_reset((size_t)FZ_WARM_GIB << 30);
+  for (unsigned i = 0; i < FZ_WARM_ZERO; i++) p[i] = hak_aligned_alloc(HM_SMALL_MAX, 0);
+  for (unsigned i = 0; i < FZ_WARM_ZERO; i++) hak_free(p[i]);
   for (int level = 3; level >= -1; level--) {
     unsigned n = 0;
     fz_level(level);

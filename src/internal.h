@@ -385,6 +385,10 @@ void hm_large_atfork_reset(void);   /* the child of a fork that took no locks: l
 
 /* ---- zero.c: zero-size blocks at the strict levels (PROT_NONE slots) -------------------------- */
 void *hm_zero_alloc(size_t align);              /* NULL with errno ENOMEM */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+void hm_zero_fuzz_reset(void);       /* fz_begin: every chunk's cursor at slot 0 */
+void hm_mitigate_fuzz_reset(void);   /* fz_begin: the quarantine scan from its head */
+#endif
 void hm_zero_free(void *p, uintptr_t entry);    /* aborts on a double or invalid free */
 int hm_zero_state(const void *p, uintptr_t entry);   /* 1 live, 0 freed slot, -1 not a block */
 size_t hm_zero_chunks(uint64_t *live);          /* registered chunks; *live: live blocks */
