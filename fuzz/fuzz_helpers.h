@@ -972,6 +972,9 @@ static inline void fz_finish(const char *slab_msg) {
   FUZZ_ASSERT(st.slabs_active == 0, slab_msg);
   FUZZ_ASSERT(st.mid_superslabs == 0, "medium SuperSlabs kept after trim");
   FUZZ_ASSERT(st.ss_mapped == 0, "SuperSlabs still mapped after trim");
+  /* back to the starting level: whether the next input changes level (fz_level) depends on that
+   * input alone, not on the level the one before it asked for (AFL++ stability) */
+  fz_level(-1);
 }
 
 #endif
