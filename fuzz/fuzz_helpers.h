@@ -896,17 +896,25 @@ static inline void fz_restore_defaults(void) {
  * without address or pid): in persistent mode (AFL++, libFuzzer) one process runs many inputs and
  * the calling thread's slot-order rng would go on from the previous input, so the same input
  * would take other paths (AFL++ "stability"). Each input starts from the same rng state. */
+/* The calling thread's part (k: 0 the main thread, 1 + t fuzz_ops_mt's worker t): a heap, its
+ * slot-order rng from a state fixed by k (not by how many heaps the process made), its quarantine
+ * scan from the head. */
+static inline void fz_thread_begin(uint64_t k) {
+  hak_free(hak_malloc(1));   /* the thread has a heap from here on */
+  if (hm_tl_self != HM_NO_HEAP)
+    hm_tl_self->rng = hm_seed_mix(hm_secret ^ 0x6a09e667f3bcc909ull ^ (k * 0x9e3779b97f4a7c15ull));
+  hm_mitigate_fuzz_reset();
+}
+
 static inline void fz_begin(void) {
   hm_mid_fuzz_reset();     /* the medium tier's picks (src/mid.c) */
   hm_os_fuzz_reset(0);     /* mappings from the fixed hint base again (src/os.c) */
   hm_stats_fuzz_reset();   /* the peak's sampling (src/stats.c) */
   hm_large_fuzz_reset();   /* the ring of freed large bases (src/large.c) */
   hm_zero_fuzz_reset();    /* the zero-size chunks' cursors (src/zero.c) */
-  hm_mitigate_fuzz_reset();   /* the quarantine scan (src/mitigate.c) */
   hak_test_fail_reset();
   fz_forks_left = FZ_FORKS;
-  hak_free(hak_malloc(1));   /* the thread has a heap from here on */
-  if (hm_tl_self != HM_NO_HEAP) hm_tl_self->rng = hm_seed_mix(hm_secret ^ 0x6a09e667f3bcc909ull);
+  fz_thread_begin(0);
 }
 
 /* Once per process, before the first input (LLVMFuzzerInitialize: before AFL++'s fork server, so
