@@ -896,11 +896,71 @@ static inline void fz_restore_defaults(void) {
  * without address or pid): in persistent mode (AFL++, libFuzzer) one process runs many inputs and
  * the calling thread's slot-order rng would go on from the previous input, so the same input
  * would take other paths (AFL++ "stability"). Each input starts from the same rng state. */
+/* The calling thread's part (k: 0 the main thread, 1 + t fuzz_ops_mt's worker t): a heap, its
+ * slot-order rng from a state fixed by k (not by how many heaps the process made), its quarantine
+ * scan from the head. */
+static inline void fz_thread_begin(uint64_t k) {
+  hak_free(hak_malloc(1));   /* the thread has a heap from here on */
+  if (hm_tl_self != HM_NO_HEAP)
+    hm_tl_self->rng = hm_seed_mix(hm_secret ^ 0x6a09e667f3bcc909ull ^ (k * 0x9e3779b97f4a7c15ull));
+  hm_mitigate_fuzz_reset();
+}
+
 static inline void fz_begin(void) {
+  hm_mid_fuzz_reset();     /* the medium tier's picks (src/mid.c) */
+  hm_os_fuzz_reset(0);     /* mappings from the fixed hint base again (src/os.c) */
+  hm_stats_fuzz_reset();   /* the peak's sampling (src/stats.c) */
+  hm_large_fuzz_reset();   /* the ring of freed large bases (src/large.c) */
+  hm_zero_fuzz_reset();    /* the zero-size chunks' cursors (src/zero.c) */
   hak_test_fail_reset();
   fz_forks_left = FZ_FORKS;
-  hak_free(hak_malloc(1));   /* the thread has a heap from here on */
-  if (hm_tl_self != HM_NO_HEAP) hm_tl_self->rng = hm_seed_mix(hm_secret ^ 0x6a09e667f3bcc909ull);
+  fz_thread_begin(0);
+}
+
+/* Once per process, before the first input (LLVMFuzzerInitialize: before AFL++'s fork server, so
+ * every child inherits it): take the one-time paths and raise the high-water marks past what any
+ * input reaches, so that no input is the first to take them and the second run of an input takes
+ * the path of the first. At every level: a block of every small and medium class and some large
+ * ones (the report's rows count allocations since start-up: all of them shown from here on), 1024
+ * blocks of the largest medium class (256 SuperSlabs: the SuperSlab headers' pool, 16 a chunk,
+ * never grows again; an input holds at most 256 blocks), 300 large blocks (the large records'
+ * pool), a large block in each of the 16 GiB from where the inputs map (fz_begin: their registry
+ * leaves), the mapping budget read, the report written; then everything freed and trimmed. First
+ * the zero-size chunks (never given back) that 256 live zero-size blocks aligned to 32 KiB need. */
+#define FZ_WARM_MID 256u
+#define FZ_WARM_LARGE 64u
+#define FZ_WARM_GIB 16u
+#define FZ_WARM_ZERO 256u
+static inline void fz_warm_up(void) {
+  static void *p[FZ_WARM_MID + FZ_WARM_LARGE + FZ_WARM_GIB + HM_CLASSES + FZ_MID_CLASSES];
+  fz_level(-1);
+  fz_level(3);   /* the zero-size chunks an input can fill (aligned 32 KiB: 64 a chunk), out of its way */
+  hm_os_fuzz_reset((size_t)FZ_WARM_GIB << 30);
+  for (unsigned i = 0; i < FZ_WARM_ZERO; i++) p[i] = hak_aligned_alloc(HM_SMALL_MAX, 0);
+  for (unsigned i = 0; i < FZ_WARM_ZERO; i++) hak_free(p[i]);
+  for (int level = 3; level >= -1; level--) {
+    unsigned n = 0;
+    fz_level(level);
+    hm_os_fuzz_reset(0);
+    for (unsigned c = 0; c < HM_CLASSES; c++) p[n++] = hak_malloc(hm_class_size[c]);
+    for (unsigned k = 0; k < FZ_MID_CLASSES; k++) p[n++] = hak_malloc(fz_mid_class_size(k) - HM_CANARY);
+    for (unsigned i = 0; i < FZ_WARM_MID; i++) p[n++] = hak_malloc(FZ_MID_MAX - HM_CANARY);
+    for (unsigned i = 0; i < FZ_WARM_LARGE; i++) p[n++] = hak_malloc(FZ_MID_MAX + HM_PAGE_SIZE);
+    for (unsigned g = FZ_WARM_GIB; g-- > 1;) {   /* a registry leaf for each gigabyte inputs map in */
+      hm_os_fuzz_reset((size_t)g << 30);
+      p[n++] = hak_malloc(FZ_MID_MAX + HM_PAGE_SIZE);
+    }
+    hm_os_fuzz_reset(0);
+    fz_report();
+    for (unsigned i = 0; i < n; i++) {
+      FUZZ_ASSERT(p[i] != NULL, "warm-up allocation failed");
+      hak_free(p[i]);
+    }
+    hak_thread_flush();
+    fz_report();
+    hak_trim();
+    FUZZ_CHECK_HEAP();
+  }
 }
 
 static inline void fz_finish(const char *slab_msg) {
@@ -920,6 +980,9 @@ static inline void fz_finish(const char *slab_msg) {
   FUZZ_ASSERT(st.slabs_active == 0, slab_msg);
   FUZZ_ASSERT(st.mid_superslabs == 0, "medium SuperSlabs kept after trim");
   FUZZ_ASSERT(st.ss_mapped == 0, "SuperSlabs still mapped after trim");
+  /* back to the starting level: whether the next input changes level (fz_level) depends on that
+   * input alone, not on the level the one before it asked for (AFL++ stability) */
+  fz_level(-1);
 }
 
 #endif

@@ -17,6 +17,13 @@
 #define SLOTS 256
 #define MAX_OPS 512
 
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  fz_warm_up();
+  return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static fz_block slots[SLOTS];
   fuzz_data d = {data, size};

@@ -65,6 +65,7 @@ static void run_batch(worker *w, bool check) {
 
 static void *worker_main(void *arg) {
   worker *w = arg;
+  fz_thread_begin(1 + (uint64_t)(w - workers));   /* its rng from a state fixed by its index */
   for (;;) {
     pthread_mutex_lock(&mu);
     while (w->cmd == CMD_IDLE) pthread_cond_wait(&cv, &mu);
@@ -111,9 +112,17 @@ static void flush_batch(unsigned t) {
   if (workers[t].nbatch > 0) command(1u << t, CMD_RUN);
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  (void)argc;
+  (void)argv;
+  fz_warm_up();
+  return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fuzz_data d = {data, size};
   fz_level(fz_take_level(&d));   /* the main thread's; the workers are created after it */
+  fz_begin();
   unsigned nthreads = 2 + fd_u8(&d) % (MAX_THREADS - 1);
   uint8_t policy = fd_u8(&d);
   memset(workers, 0, sizeof workers);

@@ -160,6 +160,9 @@ void hm_os_decommit(void *p, size_t size);
 bool hm_os_random(void *buf, size_t size);   /* getrandom, non-blocking; false if none */
 #ifdef HAK_TEST_HOOKS
 void hm_os_fail_nth(int kind, uint64_t n, uint64_t count);   /* hak_test_fail_nth (testhook.c) */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+void hm_os_fuzz_reset(size_t offset);   /* fz_begin: mappings from a fixed address again */
+#endif
 uint64_t hm_os_fault_calls(int kind);
 uint64_t hm_os_fault_hits(void);
 size_t hm_os_fault_last_size(void);
@@ -314,6 +317,9 @@ extern __thread uint8_t hm_tl_stats_due;   /* HM_DUE_* bits, set and taken with 
                                             * (a signal handler sets them too) */
 void hm_stats_due(void);
 void hm_stats_grew(void);   /* a slab, SuperSlab or large block was taken: maybe sample the peak */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+void hm_stats_fuzz_reset(void);   /* fz_begin: sampling and the peak from zero */
+#endif
 /* pool.c: per small class, allocations ever and blocks live now (adds to both arrays) */
 void hm_pool_class_counts(uint64_t allocs[HM_CLASSES], uint64_t live[HM_CLASSES]);
 void hm_mid_counts(uint64_t *allocs, uint64_t *live);     /* mid.c, one snapshot */
@@ -339,6 +345,9 @@ __attribute__((noreturn, cold)) void hm_family_bad(const void *p, unsigned alloc
  * (slack past the request that no check covers); the medium tier serves the off and fast levels. */
 #define HM_MIT_STRICT (HM_MIT_CANARY | HM_MIT_ZERO | HM_MIT_REUSE_CHECK | HM_MIT_QUARANTINE)
 bool hm_large_crowded(void);   /* large.c: its mappings have reached the mapping budget */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+void hm_large_fuzz_reset(void);   /* fz_begin: the ring of freed bases emptied */
+#endif
 /* The medium tier serves 32 KiB < size <= 512 KiB at the off and fast levels, and at the strict
  * ones too once the large tier is at its mapping budget (each large block is a mapping). */
 HM_INLINE bool hm_mid_serves(size_t size) {
@@ -353,6 +362,9 @@ void hm_mid_pool_stats(hak_stats_t *st);   /* hm_pool_stats + the medium counter
 bool hm_mid_is_valid(const char **why);
 void hm_mid_lock(void);
 void hm_mid_atfork_child(void);     /* reseed the medium picks in the child (its only thread) */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+void hm_mid_fuzz_reset(void);       /* fz_begin: the medium picks from their first state */
+#endif
 void hm_mid_unlock(void);
 void hm_mid_atfork_reset(void);     /* the child of a fork that took no locks: mid_lock free */
 
@@ -373,6 +385,10 @@ void hm_large_atfork_reset(void);   /* the child of a fork that took no locks: l
 
 /* ---- zero.c: zero-size blocks at the strict levels (PROT_NONE slots) -------------------------- */
 void *hm_zero_alloc(size_t align);              /* NULL with errno ENOMEM */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+void hm_zero_fuzz_reset(void);       /* fz_begin: every chunk's cursor at slot 0 */
+void hm_mitigate_fuzz_reset(void);   /* fz_begin: the quarantine scan from its head */
+#endif
 void hm_zero_free(void *p, uintptr_t entry);    /* aborts on a double or invalid free */
 int hm_zero_state(const void *p, uintptr_t entry);   /* 1 live, 0 freed slot, -1 not a block */
 size_t hm_zero_chunks(uint64_t *live);          /* registered chunks; *live: live blocks */

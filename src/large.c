@@ -72,6 +72,14 @@ static uint64_t purge_calls, purged_bytes;
 #define FREED_RING 64
 static uintptr_t freed_ring[FREED_RING];   /* bases of recently freed mappings: "double free" */
 static unsigned freed_pos;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* Deterministic fuzzing (docs/fuzzing.md): the previous input's freed bases would meet this
+ * input's new mappings; each input starts with the ring empty (nothing is live between inputs). */
+void hm_large_fuzz_reset(void) {
+  memset(freed_ring, 0, sizeof freed_ring);
+  freed_pos = 0;
+}
+#endif
 
 /* The reuse window (the quarantine levels only): a freed mapping is handed out again only once at
  * least Q later large frees have happened. The cache list is newest first and every free pushes at

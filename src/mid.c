@@ -31,6 +31,11 @@ static hm_ss_list lists[HM_MID_CLASSES];
 static uint64_t mid_ss_n, mid_live, mid_live_bytes;
 static uint64_t mid_allocs;   /* medium blocks handed out since start-up (frees: mid_allocs - mid_live) */
 static uint64_t mid_rng;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* Deterministic fuzzing (docs/fuzzing.md): each input starts the picks from the same state, so an
+ * input takes the same path however many inputs the process ran before it. */
+void hm_mid_fuzz_reset(void) { mid_rng = 0; }
+#endif
 
 void hm_mid_lock(void) { hm_lock_take(&mid_lock, HM_HOLD_MID); }
 /* A forked child's medium picks go on differently from the parent's (the child's only thread). */

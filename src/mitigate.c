@@ -134,6 +134,10 @@ static hm_slab *quar_slab(const void *q) {
  * quar_len strict mallocs). No registry lookup: either form of the mark passes here (a write of
  * zeros over bytes 4-7 of a larger block's mark waits for the exact check on release). */
 static __thread uint32_t quar_scan;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* Deterministic fuzzing (docs/fuzzing.md): each input's scan starts at the quarantine's head. */
+void hm_mitigate_fuzz_reset(void) { quar_scan = 0; }
+#endif
 static void quarantine_scan(hm_heap *h) {
   if (h == HM_NO_HEAP || h->quar_len == 0) return;
   if (quar_scan >= h->quar_len) quar_scan = 0;

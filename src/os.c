@@ -78,6 +78,16 @@ uint64_t hm_os_mapped_bytes(void) { return atomic_load_explicit(&fault.mapped, m
 /* Where the next aligned mapping is hinted: just after the previous one, so the kernel usually
  * hands back an aligned range and no trimming is needed. */
 static _Atomic uintptr_t next_hint;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* Deterministic fuzzing (docs/fuzzing.md): the hint the previous input left would decide where
+ * this input's mappings land, whether they need the over-reserve and the trims, and which
+ * registry leaves are new; each input starts at the same fixed address (offset 0; the warm-up
+ * maps a little at each gigabyte above it, fz_warm_up). */
+#define FUZZ_HINT_BASE ((uintptr_t)0x400000000000)   /* 64 TiB: nothing else is mapped there */
+void hm_os_fuzz_reset(size_t offset) {
+  atomic_store_explicit(&next_hint, FUZZ_HINT_BASE + offset, memory_order_relaxed);
+}
+#endif
 
 #define MAP_CHARGED (MAP_PRIVATE | MAP_ANONYMOUS)
 #define MAP_RESERVE (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
@@ -112,6 +122,26 @@ static void *map_aligned(size_t size, size_t align, size_t skew, int prot, int f
   HAK_ASSERT((align & (align - 1)) == 0 && align >= HM_PAGE_SIZE && size % HM_PAGE_SIZE == 0);
   skew &= align - 1;
   uintptr_t hint = atomic_load_explicit(&next_hint, memory_order_relaxed);
+  void *reserve_at = NULL;   /* the over-reserve's address hint: the kernel chooses */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  /* deterministic fuzzing: from the fixed base (hm_os_fuzz_reset), each mapping at the first free
+   * fitting address above the last one, never where the kernel would choose, so an input's
+   * mappings land where they did in its previous run (what stays mapped between inputs, such as
+   * the zero-size tier's reservation, is skipped the same way every time) */
+  for (unsigned tries = 0; hint != 0 && tries < 4096; tries++, hint += align) {
+    hint = ((hint + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew;
+    void *p = map_raw((void *)hint, size, prot, flags);
+    if (p == (void *)hint) {
+      atomic_store_explicit(&next_hint, hint + ((size + align - 1) & ~(align - 1)),
+                            memory_order_relaxed);
+      return p;
+    }
+    if (p == NULL) break;   /* refused (an injected fault): the over-reserve tries there too */
+    hm_os_unmap(p, size);
+  }
+  reserve_at = (void *)hint;
+  hint = 0;
+#endif
   if (hint != 0 && (hint + skew) % align == 0) {
     void *p = map_raw((void *)hint, size, prot, flags);
     if (p != NULL && ((uintptr_t)p + skew) % align == 0) {
@@ -122,7 +152,7 @@ static void *map_aligned(size_t size, size_t align, size_t skew, int prot, int f
     hm_os_unmap(p, size);
   }
   if (size + align < size) return NULL;
-  char *raw = map_raw(NULL, size + align, PROT_NONE, MAP_RESERVE);
+  char *raw = map_raw(reserve_at, size + align, PROT_NONE, MAP_RESERVE);
   if (raw == NULL) return NULL;
   uintptr_t start = (((uintptr_t)raw + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew;
   if (start < (uintptr_t)raw) start += align;

@@ -51,6 +51,15 @@ typedef struct counts {
 
 static _Atomic uint64_t peak_bytes;   /* the most counted_live_bytes a sample saw */
 static _Atomic uint64_t grow_events, next_sample;   /* growth events; the one that samples next */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* Deterministic fuzzing (docs/fuzzing.md): when the peak is sampled, and whether a sample raises
+ * it, would depend on the inputs run before; each input starts from zero. */
+void hm_stats_fuzz_reset(void) {
+  atomic_store_explicit(&grow_events, 0, memory_order_relaxed);
+  atomic_store_explicit(&next_sample, 0, memory_order_relaxed);
+  atomic_store_explicit(&peak_bytes, 0, memory_order_relaxed);
+}
+#endif
 static int stderr_copy = -1;          /* the starting fd 2, duplicated (HAKMEM_STATS or a signal) */
 __thread uint8_t hm_tl_stats_due;
 

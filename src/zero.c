@@ -28,6 +28,16 @@ void hm_zero_lock(void) { hm_lock_take(&zero_lock, HM_HOLD_ZERO); }
 void hm_zero_unlock(void) { hm_lock_drop(&zero_lock, HM_HOLD_ZERO); }
 void hm_zero_atfork_reset(void) { pthread_mutex_init(&zero_lock, NULL); }
 
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* Deterministic fuzzing (docs/fuzzing.md): each input starts every chunk's cursor at slot 0 (no
+ * block is live between inputs), so its slot searches do not depend on the inputs before it. */
+void hm_zero_fuzz_reset(void) {
+  hm_lock_take(&zero_lock, HM_HOLD_ZERO);
+  for (hm_zero_chunk *c = chunks; c != NULL; c = c->next) c->cursor = 0;
+  hm_lock_drop(&zero_lock, HM_HOLD_ZERO);
+}
+#endif
+
 static bool bit(const uint64_t *m, uint32_t i) { return (m[i >> 6] >> (i & 63)) & 1u; }
 
 /* zero_lock held: a fresh chunk registered to a fresh descriptor, or NULL. */
