@@ -188,6 +188,9 @@ static void check_index(unsigned cls, uint32_t off) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ref_n == 0) LLVMFuzzerInitialize(NULL, NULL);
+  /* mappings from the fixed base again (src/os.c, fuzzing builds): otherwise each one lands at a
+   * fresh address above the last, and ASan's shadow of every range ever used stays resident */
+  hm_os_fuzz_reset(0);
   fuzz_data d = {data, size};
   fz_level(fz_take_level(&d));   /* before the first allocation, and before the reference's rules */
   mid_on = fz_mid_level();

@@ -84,7 +84,9 @@ static _Atomic uintptr_t next_hint;
  * registry leaves are new; each input starts at the same fixed address (offset 0; the warm-up
  * maps a little at each gigabyte above it, fz_warm_up). */
 #define FUZZ_HINT_BASE ((uintptr_t)0x400000000000)   /* 64 TiB: nothing else is mapped there */
+static _Atomic bool fuzz_fixed;   /* a harness asked for it: the others map as release does */
 void hm_os_fuzz_reset(size_t offset) {
+  atomic_store_explicit(&fuzz_fixed, true, memory_order_relaxed);
   atomic_store_explicit(&next_hint, FUZZ_HINT_BASE + offset, memory_order_relaxed);
 }
 #endif
@@ -124,11 +126,12 @@ static void *map_aligned(size_t size, size_t align, size_t skew, int prot, int f
   uintptr_t hint = atomic_load_explicit(&next_hint, memory_order_relaxed);
   void *reserve_at = NULL;   /* the over-reserve's address hint: the kernel chooses */
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-  /* deterministic fuzzing: from the fixed base (hm_os_fuzz_reset), each mapping at the first free
+  /* deterministic fuzzing, once a harness called hm_os_fuzz_reset: from the fixed base, each mapping at the first free
    * fitting address above the last one, never where the kernel would choose, so an input's
    * mappings land where they did in its previous run (what stays mapped between inputs, such as
    * the zero-size tier's reservation, is skipped the same way every time) */
-  for (unsigned tries = 0; hint != 0 && tries < 4096; tries++, hint += align) {
+  bool fixed = atomic_load_explicit(&fuzz_fixed, memory_order_relaxed);
+  for (unsigned tries = 0; fixed && hint != 0 && tries < 4096; tries++, hint += align) {
     hint = ((hint + skew + align - 1) & ~(uintptr_t)(align - 1)) - skew;
     void *p = map_raw((void *)hint, size, prot, flags);
     if (p == (void *)hint) {
@@ -139,8 +142,10 @@ static void *map_aligned(size_t size, size_t align, size_t skew, int prot, int f
     if (p == NULL) break;   /* refused (an injected fault): the over-reserve tries there too */
     hm_os_unmap(p, size);
   }
-  reserve_at = (void *)hint;
-  hint = 0;
+  if (fixed) {
+    reserve_at = (void *)hint;
+    hint = 0;
+  }
 #endif
   if (hint != 0 && (hint + skew) % align == 0) {
     void *p = map_raw((void *)hint, size, prot, flags);
