@@ -50,7 +50,7 @@ static owner_info owner_of(void *p, const char *what, const char *freed) {
     return o;
   }
   hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
-  hm_slab *s = &ss->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+  hm_slab *s = hm_slab_at(e, p);
   if (atomic_load_explicit(&s->state, memory_order_acquire) == HM_SLOT_MID) {
     HM_CHECK(hm_mid_block_ok(p, ss, false), what, p);
     HM_CHECK(hm_mid_block_ok(p, ss, true), freed, p);
@@ -76,12 +76,7 @@ HM_NOINLINE void hm_free_other(void *p, uintptr_t e) {
     hm_zero_free(p, e);
     return;
   }
-  hm_large *l = (hm_large *)e;
-  /* a pointer that is not a live block's base: hm_large_free's invalid or double free */
-  if (HM_UNHIDE(l->base) == (uintptr_t)p && l->magic == HM_LARGE_MAGIC &&
-      hm_unlikely(l->family != hm_tl_family))
-    hm_family_bad(p, l->family);
-  hm_large_free(l, p);
+  hm_large_free((hm_large *)e, p);
 }
 
 /* ---- allocation families (strict levels) ------------------------------------------------------------

@@ -367,6 +367,7 @@ void hm_large_free(hm_large *l, void *p) {
   bool at_base = (uintptr_t)p == HM_UNHIDE(l->base);
   if (!at_base || l->magic != HM_LARGE_MAGIC)
     hm_fatal(at_base && l->magic == HM_LARGE_CACHED ? "double free" : "invalid free", p);
+  if (hm_unlikely(l->family != hm_tl_family)) hm_family_bad(p, l->family);   /* strict levels */
   hm_san_free(p, l->usable);
   /* at the quarantine levels a mapping over CACHE_BLOCK_MAX is cached too, its pages given back
    * at once: the window keeps its addresses reserved (PROT_NONE, registered) for Q frees, so the
