@@ -440,7 +440,7 @@ static inline fz_tier fz_owner(const void *p, size_t *bsize) {
     return FZ_LARGE;
   }
   hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
-  hm_slab *s = &ss->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+  hm_slab *s = hm_slab_at(e, p);
   if (atomic_load_explicit(&s->state, memory_order_acquire) == HM_SLOT_MID) {
     *bsize = HM_LOAD_RELAXED(ss->mid_size);
     return FZ_MID;

@@ -111,8 +111,7 @@ HM_INLINE bool sized_fast_ok(void *p, size_t size) {
   if (hm_tl_heap == HM_NO_HEAP) return false;   /* the strict levels, or no heap yet */
   uintptr_t e = hm_registry_lookup(p);
   if (!(e & HM_REG_SS)) return false;
-  const hm_slab *s = &((hm_superslab *)(e - HM_REG_SS))->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) &
-                                                               (HM_SLABS_PER_SS - 1)];
+  const hm_slab *s = hm_slab_at(e, p);
   return atomic_load_explicit(&s->owner, memory_order_relaxed) == hm_tl_heap &&
          size <= HM_SMALL_REQ_MAX && hm_size_class(size) == s->cls;   /* free_sized's rule */
 }

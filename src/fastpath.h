@@ -89,8 +89,7 @@ HM_INLINE void *hm_malloc_entry(size_t size) {
   if (p != NULL && size <= HM_SMALL_REQ_MAX) {
     uintptr_t e = hm_registry_lookup(p);
     if (e & HM_REG_SS) {
-      const hm_slab *s = &((hm_superslab *)(e - HM_REG_SS))->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) &
-                                                                  (HM_SLABS_PER_SS - 1)];
+      const hm_slab *s = hm_slab_at(e, p);
       hm_san_alloc(p, size, s->block_size - HM_CANARY, false);
     }
   }

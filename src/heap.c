@@ -203,8 +203,7 @@ void hm_heap_atfork_child(void) {
 static hm_slab *slab_of(hm_block *b) {
   uintptr_t e = hm_registry_lookup(b);
   HM_CHECK((e & HM_REG_SS) != 0, "corrupted free list", b);
-  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
-  return &ss->slabs[((uintptr_t)b >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+  return hm_slab_at(e, b);
 }
 
 /* Put a block freed by another thread onto the free list of `s`, which the caller owns. Its bit

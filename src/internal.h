@@ -501,6 +501,12 @@ HM_INLINE uintptr_t hm_registry_lookup(const void *p) {
   return atomic_load_explicit(&leaf[i & (HM_REG_LEAF - 1)], memory_order_acquire);
 }
 
+/* The slab of SuperSlab registry entry `e` (HM_REG_SS set) that holds `p`. */
+HM_INLINE hm_slab *hm_slab_at(uintptr_t e, const void *p) {
+  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
+  return &ss->slabs[((uintptr_t)p >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+}
+
 HM_INLINE hm_block *hm_decode(uintptr_t enc, const void *at) {
   return (hm_block *)(enc ^ hm_secret ^ (uintptr_t)at);
 }

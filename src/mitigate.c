@@ -125,9 +125,8 @@ static uintptr_t first_word(void *q) {
 
 static hm_slab *quar_slab(const void *q) {
   uintptr_t e = hm_registry_lookup(q);
-  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
   HAK_INVARIANT(e & HM_REG_SS);
-  return &ss->slabs[((uintptr_t)q >> HM_SLAB_SHIFT) & (HM_SLABS_PER_SS - 1)];
+  return hm_slab_at(e, q);
 }
 
 /* Check the mark of the next quarantined block of this thread, in turn (a full sweep every
