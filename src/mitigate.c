@@ -150,11 +150,13 @@ static void quarantine_scan(hm_heap *h) {
 /* A block leaving the quarantine must still be as free left it: the mark in its first word and
  * zeros up to its end canary. strict checks all of a layout of up to QUAR_WHOLE bytes and, of a
  * bigger one, the first and the last QUAR_EDGE bytes (at most 2 KiB read per release: writes
- * after free mostly hit a structure's first fields or its end); paranoid checks all of it. */
+ * after free mostly hit a structure's first fields or its end); paranoid (HM_MIT_REUSE_CHECK)
+ * checks all of it. */
 #define QUAR_WHOLE 2048u
 #define QUAR_EDGE 1024u
 static bool quar_zero_ok(void *q, uint32_t end) {
-  if (end <= QUAR_WHOLE || hm_harden_level >= 3) return zero_between(q, sizeof(hm_block), end);
+  if (end <= QUAR_WHOLE || (hm_mit & HM_MIT_REUSE_CHECK))
+    return zero_between(q, sizeof(hm_block), end);
   return zero_between(q, sizeof(hm_block), QUAR_EDGE) && zero_between(q, end - QUAR_EDGE, end);
 }
 
@@ -163,12 +165,11 @@ static void quarantine_release(void *q) {
   HAK_INVARIANT(s->quarantined > 0);
   uint32_t end = END(s->block_size);
   if (first_word(q) != quar_mark(q, end)) hm_fatal("write after free", q);
-  if (hm_mit & HM_MIT_ZERO) {
-    hm_san_open(q, end);
-    bool zero = quar_zero_ok(q, end);
-    hm_san_close(q, end);
-    if (!zero) hm_fatal("write after free", q);
-  }
+  HAK_ASSERT(hm_mit & HM_MIT_ZERO);   /* the levels with a quarantine zero on free (the mark too) */
+  hm_san_open(q, end);
+  bool zero = quar_zero_ok(q, end);
+  hm_san_close(q, end);
+  if (!zero) hm_fatal("write after free", q);
   s->quarantined--;
   push_free(s, q);
   if (s->used == 0 && s->quarantined == 0) hm_slab_emptied(s);
