@@ -78,6 +78,10 @@ static uint64_t frees_of(const counts_t *c, unsigned row) {
   return c->allocs[row] > c->live[row] ? c->allocs[row] - c->live[row] : 0;
 }
 
+static uint64_t live_bytes_of(const hak_stats_t *st) {
+  return st->small_live_bytes + st->mid_live_bytes + st->large_live_bytes;
+}
+
 static void peak_sample(uint64_t now) {
   uint64_t peak = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
   while (now > peak && !atomic_compare_exchange_weak_explicit(&peak_bytes, &peak, now,
@@ -103,7 +107,7 @@ static void stats_read(hak_stats_t *out, counts_t *c) {
     out->counted_allocs += c->allocs[r];
     out->counted_frees += frees_of(c, r);
   }
-  out->counted_live_bytes = out->small_live_bytes + out->mid_live_bytes + out->large_live_bytes;
+  out->counted_live_bytes = live_bytes_of(out);
   peak_sample(out->counted_live_bytes);
   out->counted_peak_bytes = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
 }
@@ -175,9 +179,8 @@ static void report(int fd) {
     else
       say(&o, "  %-7s %8s %14llu %14llu %12llu\n", "large", ">512K", U(a), U(f), U(l));
   }
-  say(&o, "  live bytes %llu (small %llu, medium %llu, large %llu)",
-      U(st.small_live_bytes + st.mid_live_bytes + st.large_live_bytes), U(st.small_live_bytes),
-      U(st.mid_live_bytes), U(st.large_live_bytes));
+  say(&o, "  live bytes %llu (small %llu, medium %llu, large %llu)", U(st.counted_live_bytes),
+      U(st.small_live_bytes), U(st.mid_live_bytes), U(st.large_live_bytes));
   say(&o, ", peak %llu", U(st.counted_peak_bytes));
   say(&o, "\n  SuperSlabs: %llu mapped (%llu in use, %llu of them medium; %llu cached = %llu MiB), "
           "%llu slabs active\n",
@@ -225,8 +228,6 @@ static void report_to_dest(void) {
   errno = saved;
 }
 
-static void report_at_exit(void) { report_to_dest(); }
-
 /* Called under any lock (a relaxed add: growth events take the pool or large-tier lock anyway). */
 void hm_stats_grew(void) {
   uint64_t n = atomic_fetch_add_explicit(&grow_events, 1, memory_order_relaxed);
@@ -242,7 +243,7 @@ static void sample(void) {
   uint64_t every = st.ss_mapped / 4 > 1 ? st.ss_mapped / 4 : 1;
   atomic_store_explicit(&next_sample, atomic_load_explicit(&grow_events, memory_order_relaxed) + every,
                         memory_order_relaxed);
-  peak_sample(st.small_live_bytes + st.mid_live_bytes + st.large_live_bytes);
+  peak_sample(live_bytes_of(&st));
 }
 
 void hm_stats_due(void) {
@@ -264,7 +265,7 @@ static void on_signal(int sig) {
 void hm_stats_init(void) {
   if ((hm_cfg.stats || hm_cfg.stats_signal != 0) && hm_cfg.stats_file == NULL)
     stderr_copy = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 100);   /* -1: fd 2 is closed already */
-  if (hm_cfg.stats) atexit(report_at_exit);
+  if (hm_cfg.stats) atexit(report_to_dest);
   if (hm_cfg.stats_signal != 0) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
