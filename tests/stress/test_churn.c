@@ -77,11 +77,12 @@ int main(void) {
     }
     hak_stats_t s = st();
     long rss = test_rss_kib();
-    if (s.counted_allocs != 0) {   /* quiescent here, so the counts are exact */
+    {   /* quiescent here, so the counts (always kept) are exact */
       uint64_t live = s.small_live_blocks + s.mid_live + s.large_live;
       uint64_t bytes = s.small_live_bytes + s.mid_live_bytes + s.large_live_bytes;
-      CHECK(live == s.counted_allocs - s.counted_frees, "round %d: %lu blocks live, allocs - frees = %lu",
-            it + 1, (unsigned long)live, (unsigned long)(s.counted_allocs - s.counted_frees));
+      CHECK(s.counted_allocs > 0 && live == s.counted_allocs - s.counted_frees,
+            "round %d: %lu blocks live, allocs %lu - frees %lu", it + 1, (unsigned long)live,
+            (unsigned long)s.counted_allocs, (unsigned long)s.counted_frees);
       CHECK(bytes == s.counted_live_bytes && bytes <= s.counted_peak_bytes, "round %d: %lu bytes live, "
             "counted %lu, peak %lu", it + 1, (unsigned long)bytes, (unsigned long)s.counted_live_bytes,
             (unsigned long)s.counted_peak_bytes);
@@ -111,19 +112,15 @@ int main(void) {
   CHECK(rss_max <= rss_warm + rss_warm / 10 + 2048, "RSS grew from %ld KiB to %ld KiB after round %d",
         rss_warm, rss_max, warm);
 #endif
-  /* every block is free: no small block counted live, and with counting on the counters agree */
-  CHECK(e.small_live_blocks <= s0.small_live_blocks + LIBC_SLACK, "%lu small blocks still counted live "
-        "(%lu at the start)", (unsigned long)e.small_live_blocks, (unsigned long)s0.small_live_blocks);
-  if (e.counted_allocs != 0) {
-    /* allocs - frees is what is still live: none of the test's blocks (the C library's own, with
-     * the libc names, are bounded by the check above) */
-    uint64_t live = e.small_live_blocks + e.mid_live + e.large_live;
-    CHECK(e.counted_allocs - e.counted_frees == live, "allocs %lu frees %lu, %lu blocks live",
-          (unsigned long)e.counted_allocs, (unsigned long)e.counted_frees, (unsigned long)live);
-    CHECK(live <= s0.small_live_blocks + s0.mid_live + s0.large_live + LIBC_SLACK, "%lu blocks live",
-          (unsigned long)live);
-    CHECK(e.counted_live_bytes <= e.counted_peak_bytes);
-  }
+  /* every block is free: none of the test's blocks is live (the C library's own, with the libc
+   * names, are bounded by LIBC_SLACK), and allocs - frees is exactly what is */
+  uint64_t live = e.small_live_blocks + e.mid_live + e.large_live;
+  uint64_t live0 = s0.small_live_blocks + s0.mid_live + s0.large_live;
+  CHECK(live <= live0 + LIBC_SLACK, "%lu blocks still live (%lu at the start)", (unsigned long)live,
+        (unsigned long)live0);
+  CHECK(e.counted_allocs - e.counted_frees == live, "allocs %lu frees %lu, %lu blocks live",
+        (unsigned long)e.counted_allocs, (unsigned long)e.counted_frees, (unsigned long)live);
+  CHECK(e.counted_live_bytes <= e.counted_peak_bytes);
   CHECK(hak_check() == NULL, "%s", hak_check());
   printf("churn: %d rounds, plateau held\n", rounds);
   return 0;
