@@ -734,8 +734,12 @@ static inline void fz_fork(fz_model *m) {
     if (__llvm_profile_write_file != NULL) __llvm_profile_write_file();
     _exit(0);
   }
+  /* libFuzzer's -timeout alarm (SIGALRM, no SA_RESTART) may land in the wait: retry on EINTR */
   int st = 0;
-  FUZZ_ASSERT(waitpid(pid, &st, 0) == pid, "waitpid");
+  pid_t got;
+  while ((got = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
+  if (got != pid) fprintf(stderr, "fuzz: waitpid returned %d, errno %d\n", (int)got, errno);
+  FUZZ_ASSERT(got == pid, "waitpid");
   FUZZ_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the forked child found the heap broken");
 }
 
