@@ -72,6 +72,7 @@ static const ref_var known[] = {
     {"HAKMEM_STATS", 1, 0},
     {"HAKMEM_PURGE_DELAY_MS", 3600000, 250},
     {"HAKMEM_PURGE_MADV_FREE", 1, 0},
+    {"HAKMEM_PURGE_RETAIN_MB", 2097152, 32},
 };
 enum { N_KNOWN = sizeof known / sizeof known[0] };
 
@@ -117,6 +118,7 @@ static unsigned ref_load(char **envp, hm_config *cfg) {
   cfg->stats = val[4];
   cfg->purge_delay_ms = val[5];
   cfg->purge_madv_free = val[6];
+  cfg->purge_retain_mb = val[7];
   for (unsigned k = 0; k < HAK_TINY_CLASSES; k++) {
     uint64_t v = val[3];
     if (per_class[k] != NULL) warnings += !ref_parse(per_class[k], 0, 4096, val[3], &v);

@@ -173,6 +173,13 @@ typedef struct hak_stats_s {
   uint64_t large_cached_purged; /* cached large mappings purged now (of large_cached) */
   uint64_t purge_delay_ms;     /* the delay in force */
   uint64_t slots_purged;       /* EMPTY 64 KiB slots of SuperSlabs still in use purged, ever */
+  /* the retain bound (HAKMEM_PURGE_RETAIN_MB): past it the oldest free memory is purged at once,
+   * whatever the delay, in the SuperSlab pool and in the large tier's cache, each */
+  uint64_t purge_retain_bytes; /* the bound in force */
+  uint64_t ss_free_resident_bytes;    /* free SuperSlab memory with its pages resident now:
+                                         unpurged cached SuperSlabs and EMPTY slots not purged
+                                         yet in SuperSlabs in use (at most the bound) */
+  uint64_t large_free_resident_bytes; /* usable bytes of the unpurged cached large mappings */
 } hak_stats_t;
 HAK_API void hak_stats(hak_stats_t *out);
 /* Write the readable report (the one HAKMEM_STATS=1 prints at exit) to `f` (NULL: stderr). It

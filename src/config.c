@@ -11,6 +11,7 @@ hm_config hm_cfg = {
     .max_memory_mb = HM_DEF_MAX_MEMORY_MB,
     .ttl_sec = HM_DEF_TTL_SEC,
     .purge_delay_ms = HM_DEF_PURGE_DELAY_MS,
+    .purge_retain_mb = HM_DEF_PURGE_RETAIN_MB,
     .harden = HAK_HARDEN_DEFAULT_LEVEL,
 };
 
@@ -151,6 +152,8 @@ void hm_config_load(char **envp) {
       {"HAKMEM_SUPERSLAB_TTL_SEC", 0, HM_MAX_TTL_SEC, HM_DEF_TTL_SEC, &hm_cfg.ttl_sec},
       {"HAKMEM_PURGE_DELAY_MS", 0, HM_MAX_PURGE_DELAY_MS, HM_DEF_PURGE_DELAY_MS,
        &hm_cfg.purge_delay_ms},
+      {"HAKMEM_PURGE_RETAIN_MB", 0, HM_MAX_PURGE_RETAIN_MB, HM_DEF_PURGE_RETAIN_MB,
+       &hm_cfg.purge_retain_mb},
       {"HAKMEM_PURGE_MADV_FREE", 0, 1, 0, &hm_cfg.purge_madv_free},
       {"HAKMEM_PREWARM_SUPERSLABS", 0, HM_MAX_PREWARM_PER_CLASS, 0, &prewarm_all},
       {"HAKMEM_STATS", 0, 1, 0, &hm_cfg.stats},

@@ -40,10 +40,12 @@
 #define HM_DEF_MAX_MEMORY_MB     512u
 #define HM_DEF_TTL_SEC           60u
 #define HM_DEF_PURGE_DELAY_MS    250u          /* 0: size_sweep 4x slower; 250 ~ 1000 */
+#define HM_DEF_PURGE_RETAIN_MB   32u           /* churn: 16 held 0.28x glibc, 0.65x speed; 32: 0.71x, 0.88x */
 #define HM_MAX_MAX_CACHED        1048576u      /* 2 TiB of SuperSlabs: anything above is absurd */
 #define HM_MAX_MAX_MEMORY_MB     (1u << 21)    /* 2 TiB */
 #define HM_MAX_TTL_SEC           31536000u     /* a year */
 #define HM_MAX_PURGE_DELAY_MS    3600000u      /* an hour: past the TTL's default anyway */
+#define HM_MAX_PURGE_RETAIN_MB   (1u << 21)    /* 2 TiB: no bound */
 #define HM_MAX_PREWARM_PER_CLASS 4096u         /* 8 GiB of address space per class */
 
 #define HM_STATIC_ASSERT(c) _Static_assert(c, #c)

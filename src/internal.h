@@ -80,7 +80,8 @@ typedef struct hm_superslab {
   uint8_t where;                  /* hm_ss_where: partial list, full, or cache */
   uint8_t prewarmed;              /* mapped by prewarm and not used since */
   uint8_t purged;                 /* cached and its pages given back (hm_os_purge) since */
-  uint8_t pad[5];
+  uint8_t pad[1];
+  uint32_t queued_slots;          /* EMPTY slots with resident pages, in the pool's slot ring */
   uint64_t cached_at_ns;          /* when it entered the cache */
   /* the one hm_ss_list it is on: the pool's partial or cache list (pool lock), or, claimed whole
    * by the medium tier, its class's list (mid lock); a full SuperSlab is on no pool list */
@@ -411,6 +412,7 @@ typedef struct hm_config {
   uint64_t ttl_sec;
   uint64_t purge_delay_ms;        /* HAKMEM_PURGE_DELAY_MS */
   uint64_t purge_madv_free;       /* HAKMEM_PURGE_MADV_FREE: 1 MADV_FREE, 0 MADV_DONTNEED */
+  uint64_t purge_retain_mb;       /* HAKMEM_PURGE_RETAIN_MB: free memory kept resident, at most */
   uint32_t prewarm[HAK_TINY_CLASSES];
   int harden;                     /* hardening level, 0-3 */
   uint64_t stats;                 /* HAKMEM_STATS: print a report at exit */

@@ -64,6 +64,7 @@ static uint64_t live_n, live_bytes;
 static uint64_t large_allocs;   /* large blocks handed out since start-up (frees: large_allocs - live_n) */
 static hm_large *cache_head, *cache_tail;   /* newest first */
 static uint64_t cache_n, cache_bytes, cache_purged;
+static uint64_t cache_dirty_bytes;   /* usable bytes of the cached mappings not purged */
 static uint64_t purge_calls, purged_bytes;
 #define CACHE_MAX 64u
 #define CACHE_BYTES ((size_t)64 << 20)
@@ -179,7 +180,17 @@ static void cache_remove(hm_large *l) {
   cache_n--;
   cache_bytes -= l->usable;
   if (l->purged) cache_purged--;
+  else cache_dirty_bytes -= l->usable;
   l->purged = 0;
+}
+
+/* A cached mapping whose pages have just been given back. */
+static void mark_purged(hm_large *l) {
+  l->purged = 1;
+  cache_purged++;
+  cache_dirty_bytes -= l->usable;
+  purge_calls++;
+  purged_bytes += l->usable;
 }
 
 static void cache_push(hm_large *l) {
@@ -192,6 +203,7 @@ static void cache_push(hm_large *l) {
   cache_head = l;
   cache_n++;
   cache_bytes += l->usable;
+  cache_dirty_bytes += l->usable;
 }
 
 /* The newest cached mapping that fits `usable` bytes without wasting more than a quarter of them
@@ -219,20 +231,20 @@ static hm_large *cache_take(size_t usable, size_t align) {
   return NULL;
 }
 
-/* Purge up to HM_PURGE_BATCH of the oldest unpurged mappings cached for the purge delay (at most
- * 64 entries are walked). */
+/* Purge up to HM_PURGE_BATCH of the oldest unpurged mappings cached for the purge delay, and
+ * then, whatever their age, the oldest while more than HAKMEM_PURGE_RETAIN_MB stay resident (the
+ * cache holds at most CACHE_MAX entries besides the window's: a short walk). */
 static void purge_locked(void) {
   if (cache_purged == cache_n) return;
   uint64_t now = hm_now_ns(), delay_ns = hm_cfg.purge_delay_ms * 1000000u;
+  uint64_t retain = hm_cfg.purge_retain_mb << 20;
   unsigned n = 0;
-  for (hm_large *l = cache_tail; l != NULL && n < HM_PURGE_BATCH; l = l->prev) {
+  for (hm_large *l = cache_tail; l != NULL && cache_dirty_bytes > 0; l = l->prev) {
     if (l->purged) continue;
-    if (now < l->cached_at_ns || now - l->cached_at_ns < delay_ns) return;   /* newer: younger */
+    bool due = now >= l->cached_at_ns && now - l->cached_at_ns >= delay_ns && n < HM_PURGE_BATCH;
+    if (!due && cache_dirty_bytes <= retain) return;
     hm_os_purge((void *)HM_UNHIDE(l->base), l->usable);
-    l->purged = 1;
-    cache_purged++;
-    purge_calls++;
-    purged_bytes += l->usable;
+    mark_purged(l);
     n++;
   }
 }
@@ -381,12 +393,7 @@ void hm_large_free(hm_large *l, void *p) {
   hm_lock_take(&large_lock, HM_HOLD_LARGE);
   live_remove(l);
   if (keep) cache_push(l); else forget(l);
-  if (keep && big) {
-    l->purged = 1;
-    cache_purged++;
-    purge_calls++;
-    purged_bytes += l->usable;
-  }
+  if (keep && big) mark_purged(l);
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
   if (keep) cache_shrink(CACHE_MAX, CACHE_BYTES);
   else unmap_large(l);
@@ -471,6 +478,7 @@ void hm_large_stats(hak_stats_t *st) {
   st->large_cached = cache_n;
   st->large_cached_bytes = cache_bytes;
   st->large_cached_purged = cache_purged;
+  st->large_free_resident_bytes = cache_dirty_bytes;
   st->purge_calls += purge_calls;
   st->purged_bytes += purged_bytes;
   hm_lock_drop(&large_lock, HM_HOLD_LARGE);
@@ -541,10 +549,11 @@ HM_VALIDATOR bool hm_large_is_valid(const char **why) {
     ok = false;
   }
   n = bytes = 0;
-  uint64_t purged = 0, prev_at = UINT64_MAX;
+  uint64_t purged = 0, dirty = 0, prev_at = UINT64_MAX;
   for (hm_large *l = cache_head; l != NULL && ok; l = l->next) {
     n++;
     purged += l->purged;
+    dirty += l->purged ? 0 : l->usable;
     if (l->cached_at_ns > prev_at) {
       *why = "large: cache not ordered newest to oldest";
       ok = false;
@@ -560,6 +569,10 @@ HM_VALIDATOR bool hm_large_is_valid(const char **why) {
   }
   if (ok && (n != cache_n || bytes != cache_bytes || purged != cache_purged || over_limits(CACHE_MAX, CACHE_BYTES))) {
     *why = "large: cache count or bytes disagree with the list or the limits";
+    ok = false;
+  }
+  if (ok && (dirty != cache_dirty_bytes || dirty > hm_cfg.purge_retain_mb << 20)) {
+    *why = "large: resident cached bytes disagree with the cache, or exceed the retain bound";
     ok = false;
   }
   if (ok && maps != atomic_load_explicit(&vmas, memory_order_relaxed)) {

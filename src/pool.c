@@ -37,6 +37,9 @@ static hm_slab *abandoned[HM_CLASSES];              /* slabs of exited threads, 
 static _Atomic size_t abandoned_n;                  /* written under pool_lock */
 static uint64_t max_cached, max_bytes, ttl_ns;      /* limits in force */
 static uint64_t purge_ns;                           /* HAKMEM_PURGE_DELAY_MS */
+static uint64_t retain_bytes;                       /* HAKMEM_PURGE_RETAIN_MB */
+static size_t cache_dirty;                          /* cache entries unpurged and not prewarmed */
+static size_t ring_dirty;                           /* bits set in every queued_slots */
 static hm_superslab *purge_next;                    /* oldest unpurged cache entry */
 static size_t cache_purged;                         /* cache entries purged */
 static uint64_t released_allocs[HM_CLASSES];        /* allocs of slabs released since start-up */
@@ -93,6 +96,7 @@ static hm_superslab *ss_map_new(void) {
   hm_san_map(base, HM_SS_SIZE);
   ss->free_slots = ALL_SLOTS;
   ss->unused_slots = ALL_SLOTS;
+  ss->queued_slots = 0;   /* a reused header keeps its last value; it was 0 when freed */
   for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
     hm_slab *s = &ss->slabs[i];
     s->index = (uint8_t)i;
@@ -125,6 +129,7 @@ typedef struct victims { hm_superslab *ss[HM_EVICT_BATCH]; unsigned n; } victims
 static void cache_unlink(hm_superslab *ss) {
   if (ss == purge_next) purge_next = ss->prev;   /* the next newer entry: unpurged */
   if (ss->purged) cache_purged--;
+  else if (!ss->prewarmed) cache_dirty--;
   ss->purged = 0;
   hm_ss_list_remove(&cache_list, ss);
 }
@@ -169,30 +174,46 @@ static size_t unmap_victims(victims *v) {
   return n;
 }
 
-/* Decommit up to HM_PURGE_BATCH of the oldest unpurged entries free for purge_ns. A prewarmed
- * entry was never touched: it is marked without a system call. */
+/* Decommit the oldest unpurged entry. A prewarmed entry was never touched: it is marked
+ * without a system call. */
+static void purge_oldest(void) {
+  hm_superslab *ss = purge_next;
+  HAK_INVARIANT(ss->where == HM_SS_CACHED && !ss->purged && ss->free_slots == ALL_SLOTS);
+  if (!ss->prewarmed) {
+    hm_os_purge((void *)HM_UNHIDE(ss->base), HM_SS_SIZE);
+    pst.purge_calls++;
+    pst.purged_bytes += HM_SS_SIZE;
+    cache_dirty--;
+  }
+  ss->purged = 1;
+  ss->unused_slots = ALL_SLOTS;
+  cache_purged++;
+  purge_next = ss->prev;
+}
+
+/* Decommit up to HM_PURGE_BATCH of the oldest unpurged entries free for purge_ns. */
 static void purge_locked(uint64_t now) {
   for (unsigned n = 0; n < HM_PURGE_BATCH && purge_next != NULL; n++) {
     hm_superslab *ss = purge_next;
     if (now < ss->cached_at_ns || now - ss->cached_at_ns < purge_ns) return;
-    HAK_INVARIANT(ss->where == HM_SS_CACHED && !ss->purged && ss->free_slots == ALL_SLOTS);
-    if (!ss->prewarmed) {
-      hm_os_purge((void *)HM_UNHIDE(ss->base), HM_SS_SIZE);
-      pst.purge_calls++;
-      pst.purged_bytes += HM_SS_SIZE;
-    }
-    ss->purged = 1;
-    ss->unused_slots = ALL_SLOTS;
-    cache_purged++;
-    purge_next = ss->prev;
+    purge_oldest();
   }
 }
 
 /* ---- purge of EMPTY slots in SuperSlabs still in use ------------------------------------------ */
+/* The slots of `bits` no longer count as free memory kept resident (claimed, purged, or their
+ * SuperSlab cached whole). */
+static void slot_unqueue(hm_superslab *ss, uint32_t bits) {
+  bits &= ss->queued_slots;
+  ss->queued_slots &= ~bits;
+  ring_dirty -= (unsigned)__builtin_popcount(bits);
+}
+
 static void slot_purge(hm_slab *s) {
   HAK_INVARIANT(atomic_load_explicit(&s->state, memory_order_relaxed) == HM_SLOT_EMPTY);
   hm_os_purge((void *)HM_UNHIDE(s->start), HM_SLAB_SIZE);
   s->ss->unused_slots |= 1u << s->index;
+  slot_unqueue(s->ss, 1u << s->index);
   pst.purge_calls++;
   pst.purged_bytes += HM_SLAB_SIZE;
   pst.slots_purged++;
@@ -200,14 +221,19 @@ static void slot_purge(hm_slab *s) {
 
 static bool slot_still_free(const hm_slab *s, uint64_t at_ns);
 
+/* The ring's oldest entry leaves it, its slot purged now if still free since it was queued. */
+static void ring_pop_purge(void) {
+  if (slot_still_free(slot_ring[ring_first].s, slot_ring[ring_first].at_ns))
+    slot_purge(slot_ring[ring_first].s);
+  ring_first = (ring_first + 1) % SLOT_RING;
+  ring_len--;
+}
+
 static void slot_queue(hm_slab *s) {
   s->freed_at_ns = hm_now_ns();
-  if (ring_len == SLOT_RING) {
-    if (slot_still_free(slot_ring[ring_first].s, slot_ring[ring_first].at_ns))
-      slot_purge(slot_ring[ring_first].s);
-    ring_first = (ring_first + 1) % SLOT_RING;
-    ring_len--;
-  }
+  if (ring_len == SLOT_RING) ring_pop_purge();
+  if ((s->ss->queued_slots & 1u << s->index) == 0) ring_dirty++;
+  s->ss->queued_slots |= 1u << s->index;
   slot_ring[(ring_first + ring_len) % SLOT_RING].s = s;
   slot_ring[(ring_first + ring_len) % SLOT_RING].at_ns = s->freed_at_ns;
   ring_len++;
@@ -235,12 +261,28 @@ static void purge_slots_locked(uint64_t now) {
   }
 }
 
-/* Both purges, one clock read, nothing to do the common case. */
+/* Free memory kept resident: unpurged cached SuperSlabs and the queued EMPTY slots. */
+static uint64_t dirty_bytes(void) {
+  return (uint64_t)cache_dirty * HM_SS_SIZE + (uint64_t)ring_dirty * HM_SLAB_SIZE;
+}
+
+/* Both purges, one clock read, nothing to do the common case; then, whatever the delay, the
+ * oldest free memory past the retain bound (cached SuperSlabs first: one call per 2 MiB). */
 static void purge_all_locked(void) {
   if (purge_next == NULL && ring_len == 0) return;
   uint64_t now = hm_now_ns();
   if (purge_next != NULL) purge_locked(now);
   if (ring_len != 0) purge_slots_locked(now);
+  while (dirty_bytes() > retain_bytes) {
+    if (cache_dirty != 0) {
+      while (purge_next->prewarmed) purge_oldest();   /* marks, no system call */
+      purge_oldest();
+    } else {
+      HAK_INVARIANT(ring_len != 0);   /* a queued slot's newest ring entry is still in the ring */
+      if (ring_len == 0) break;
+      ring_pop_purge();
+    }
+  }
 }
 
 static size_t enforce_limits_locked(void) {
@@ -262,6 +304,7 @@ static void cache_push_locked(hm_superslab *ss, bool prewarmed) {
   ss->prewarmed = prewarmed;
   ss->purged = 0;
   ss->cached_at_ns = hm_now_ns();
+  if (!prewarmed) cache_dirty++;
   hm_ss_list_push_head(&cache_list, ss);
   if (purge_next == NULL) purge_next = ss;   /* every older entry is purged */
 }
@@ -318,6 +361,7 @@ hm_slab *hm_pool_claim_slab(hm_heap *h, unsigned cls) {
   }
   ss->free_slots &= ~(1u << i);
   ss->unused_slots &= ~(1u << i);
+  slot_unqueue(ss, 1u << i);
   ss->active++;
   if (ss->free_slots == 0) {
     hm_ss_list_remove(&partial_list, ss);
@@ -354,6 +398,7 @@ void hm_pool_release_slab(hm_slab *s) {
   }
   if (ss->active == 0) {
     hm_ss_list_remove(&partial_list, ss);
+    slot_unqueue(ss, ALL_SLOTS);   /* the whole SuperSlab counts in the cache now */
     cache_push_locked(ss, false);
     enforce_limits_locked();
   } else {
@@ -535,6 +580,7 @@ void hm_pool_init(void) {
   max_bytes = hm_cfg.max_memory_mb << 20;
   ttl_ns = hm_cfg.ttl_sec * SEC_NS;
   purge_ns = hm_cfg.purge_delay_ms * (SEC_NS / 1000);
+  retain_bytes = hm_cfg.purge_retain_mb << 20;
 }
 
 static bool ss_is_mid(const hm_superslab *ss) {
@@ -573,6 +619,8 @@ void hm_pool_stats(hak_stats_t *st) {
   st->purged_bytes += pst.purged_bytes;
   st->purge_delay_ms = purge_ns / (SEC_NS / 1000);
   st->slots_purged = pst.slots_purged;
+  st->purge_retain_bytes = retain_bytes;
+  st->ss_free_resident_bytes = dirty_bytes();
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next) {
     if (ss->active == 0 || ss_is_mid(ss)) continue;
     for (unsigned i = 0; i < HM_SLABS_PER_SS; i++) {
@@ -614,6 +662,9 @@ static bool ss_is_valid(const hm_superslab *ss, const char **why) {
   if (ss->active != HM_SLABS_PER_SS - (uint32_t)__builtin_popcount(ss->free_slots))
     FAIL("pool: active slab count disagrees with the free-slot mask");
   if ((ss->unused_slots & ~ss->free_slots) != 0) FAIL("pool: an ACTIVE slot is marked never-used");
+  if ((ss->queued_slots & ~(ss->free_slots & ~ss->unused_slots)) != 0 ||
+      (ss->queued_slots != 0 && ss->where != HM_SS_PARTIAL))
+    FAIL("purge: a queued slot is not an EMPTY resident slot of a partial SuperSlab");
   bool mid = ss_is_mid(ss);
   if (mid && (ss->free_slots != 0 || ss->where != HM_SS_FULL))
     FAIL("pool: medium SuperSlab not claimed whole");
@@ -647,11 +698,12 @@ HM_VALIDATOR bool hm_pool_is_valid(const char **why) {
 #if HAK_DEBUG >= 1
   bool ok = false;
   hm_lock_take(&pool_lock, HM_HOLD_POOL);
-  size_t n = 0, cached = 0, partial = 0, full = 0;
+  size_t n = 0, cached = 0, partial = 0, full = 0, queued = 0;
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next) {
     if (++n > all_list.len) FAIL("pool: all list longer than its count");
     if (!ss_is_valid(ss, why)) goto out;
     cached += ss->where == HM_SS_CACHED;
+    queued += (unsigned)__builtin_popcount(ss->queued_slots);
     partial += ss->where == HM_SS_PARTIAL;
     full += ss->where == HM_SS_FULL;
   }
@@ -659,7 +711,7 @@ HM_VALIDATOR bool hm_pool_is_valid(const char **why) {
   if (cached + partial + full != n || full != ss_full) FAIL("pool: list counts do not add up");
   n = 0;
   uint64_t prev_at = UINT64_MAX;
-  size_t purged = 0;
+  size_t purged = 0, dirty = 0;
   const hm_superslab *oldest_unpurged = NULL;
   for (hm_superslab *ss = cache_list.head; ss != NULL; ss = ss->next) {
     if (++n > cache_list.len || ss->where != HM_SS_CACHED) FAIL("cache: list and count disagree");
@@ -668,10 +720,14 @@ HM_VALIDATOR bool hm_pool_is_valid(const char **why) {
     if (!ss->purged && purged != 0) FAIL("purge: an unpurged cache entry older than a purged one");
     if (ss->purged && ss->unused_slots != ALL_SLOTS) FAIL("purge: a purged SuperSlab has used slots");
     purged += ss->purged;
+    dirty += !ss->purged && !ss->prewarmed;
     if (!ss->purged) oldest_unpurged = ss;
   }
   if (purged != cache_purged || oldest_unpurged != purge_next)
     FAIL("purge: purged count or cursor disagrees with the cache");
+  if (queued != ring_dirty) FAIL("purge: count of queued slots disagrees with the SuperSlabs");
+  if (dirty != cache_dirty) FAIL("purge: count of unpurged cache entries disagrees with the cache");
+  if (dirty_bytes() > retain_bytes) FAIL("purge: more free memory kept resident than the retain bound");
   if (n != cache_list.len || n != cached) FAIL("cache: entry count disagrees with the list");
   if (cache_list.len > max_cached) FAIL("cache: more entries than max_cached");
   if ((uint64_t)cache_list.len * HM_SS_SIZE > max_bytes) FAIL("cache: more bytes than the memory limit");

@@ -100,6 +100,21 @@ int main(void) {
   CHECK(hm_cfg.purge_delay_ms == 0 && hm_cfg.purge_madv_free == 1);
   CHECK(load((char *[]){"HAKMEM_PURGE_DELAY_MS=3600000", "HAKMEM_PURGE_MADV_FREE=2", NULL}) == 1, "%s", captured);
   CHECK(hm_cfg.purge_delay_ms == 3600000 && hm_cfg.purge_madv_free == 0, "%s", captured);
+  /* the retain bound: 0 (purge at once) to 2097152 MiB; junk warns once and keeps the default */
+  reset();
+  CHECK(load((char *[]){"HAKMEM_PURGE_RETAIN_MB=0", NULL}) == 0 && hm_cfg.purge_retain_mb == 0, "%s", captured);
+  CHECK(load((char *[]){"HAKMEM_PURGE_RETAIN_MB=2097152", NULL}) == 0 && hm_cfg.purge_retain_mb == 2097152);
+  const char *bad_retain[] = {"2097153", "8M", "-1", ""};
+  for (size_t i = 0; i < sizeof bad_retain / sizeof bad_retain[0]; i++) {
+    char buf[96], want[160];
+    snprintf(buf, sizeof buf, "HAKMEM_PURGE_RETAIN_MB=%s", bad_retain[i]);
+    hm_cfg.purge_retain_mb = 7;
+    CHECK(load((char *[]){buf, NULL}) == 1, "value '%s': %s", bad_retain[i], captured);
+    CHECK(hm_cfg.purge_retain_mb == HM_DEF_PURGE_RETAIN_MB, "value '%s' not replaced", bad_retain[i]);
+    snprintf(want, sizeof want, "hakmem: HAKMEM_PURGE_RETAIN_MB=\"%s\" is not a whole number in [0, 2097152]; "
+             "using the default %u\n", bad_retain[i], HM_DEF_PURGE_RETAIN_MB);
+    CHECK(strcmp(captured, want) == 0, "message: %s", captured);
+  }
   /* HAKMEM_STATS_SIGNAL: a name with or without SIG, or a number; anything else (unknown, a fault
    * or uncatchable signal, one glibc reserves, out of range, empty) warns once, naming the
    * variable and the value, and leaves no signal */
