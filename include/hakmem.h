@@ -180,6 +180,7 @@ typedef struct hak_stats_s {
                                          unpurged cached SuperSlabs and EMPTY slots not purged
                                          yet in SuperSlabs in use (at most the bound) */
   uint64_t large_free_resident_bytes; /* usable bytes of the unpurged cached large mappings */
+  uint64_t mid_free_resident_bytes;   /* freed medium blocks not purged yet (in ss_in_use) */
 } hak_stats_t;
 HAK_API void hak_stats(hak_stats_t *out);
 /* Write the readable report (the one HAKMEM_STATS=1 prints at exit) to `f` (NULL: stderr). It

@@ -344,6 +344,7 @@ HAK_API void hak_ss_set_limits(const hak_limits_t *limits) {
 HAK_API size_t hak_ss_evict(void) {
   hm_ensure_init();
   hm_large_purge();
+  hm_mid_purge();
   return hm_pool_evict();   /* purges the SuperSlab cache too */
 }
 

@@ -89,6 +89,8 @@ typedef struct hm_superslab {
   struct hm_superslab *all_next, *all_prev; /* every mapped SuperSlab (pool lock) */
   /* while every slot is MID (mid.c, its lock): blocks of one medium class over the 2 MiB */
   uint64_t mid_free;              /* bit i set: block i is free; no bit at or above mid_count */
+  uint64_t mid_dirty;             /* of mid_free: freed since claimed or purged (pages resident) */
+  uint32_t mid_seq[64];           /* per block: the purge ring's number for its last free */
   uint32_t mid_size;              /* bytes per block */
   uint32_t mid_count;             /* blocks that fit: 2 MiB / mid_size */
   hm_slab slabs[HM_SLABS_PER_SS];
@@ -359,6 +361,7 @@ void *hm_mid_alloc(size_t size);                /* NULL with errno ENOMEM */
 void hm_mid_free(void *p, hm_superslab *ss);    /* aborts on a double or invalid free */
 bool hm_mid_block_ok(const void *p, const hm_superslab *ss, bool live);  /* a (live) block start */
 size_t hm_mid_trim(void);                       /* give back each class's kept empty SuperSlab */
+void hm_mid_purge(void);                        /* purge the freed blocks that are due */
 void hm_mid_pool_stats(hak_stats_t *st);   /* hm_pool_stats + the medium counters, one snapshot */
 bool hm_mid_is_valid(const char **why);
 void hm_mid_lock(void);

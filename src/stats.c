@@ -196,9 +196,10 @@ static void report(int fd) {
           "now %llu of %llu cached SuperSlabs, %llu of %llu cached large mappings; delay %llu ms\n",
       U(st.purge_calls), U(st.purged_bytes >> 20), U(st.slots_purged), U(st.ss_cached_purged),
       U(st.ss_cached), U(st.large_cached_purged), U(st.large_cached), U(st.purge_delay_ms));
-  say(&o, "  free and resident: %llu KiB of SuperSlabs, %llu KiB of cached large mappings; "
-          "retain bound %llu MiB each\n",
-      U(st.ss_free_resident_bytes >> 10), U(st.large_free_resident_bytes >> 10),
+  say(&o, "  free and resident: %llu KiB of SuperSlabs, %llu KiB of medium blocks, %llu KiB of "
+          "cached large mappings; retain bound %llu MiB each\n",
+      U(st.ss_free_resident_bytes >> 10), U(st.mid_free_resident_bytes >> 10),
+      U(st.large_free_resident_bytes >> 10),
       U(st.purge_retain_bytes >> 20));
   say(&o, "  remote frees %llu, slabs adopted %llu\n", U(st.remote_frees), U(st.slabs_adopted));
   say(&o, "  system calls: mmap %llu, munmap %llu, mremap %llu, madvise %llu, mprotect %llu\n",

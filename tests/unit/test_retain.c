@@ -4,15 +4,15 @@
  *
  * Run with a delay of an hour, so that only the bound can purge. Three ways memory turns free:
  * whole SuperSlabs going to the cache, EMPTY slots of SuperSlabs kept in use by one live block
- * each, and large mappings going to the large tier's cache. After each, with no further call:
- * the free resident bytes the statistics report are within the bound, and so is the RSS above the
- * start (plus slack for metadata and the live blocks). With HAKMEM_PURGE_RETAIN_MB at its maximum
+ * each, medium blocks freed in SuperSlabs kept by one live block each (off and fast: the strict
+ * levels have no medium tier), and large mappings going to the large tier's cache. After each, with no further call:
+ * the free resident bytes each tier reports are within the bound, and the RSS above the start is
+ * no more than their sum (plus slack for metadata and the live blocks). With HAKMEM_PURGE_RETAIN_MB at its maximum
  * (no bound) the same rounds must keep the memory resident (RETAIN_OFF=1 in the environment):
  * the measurement sees what the bound does. */
 #include <stdbool.h>
 #include "hak_test.h"
-
-unsigned hm_large_window(void);   /* large.c: 0 below strict */
+#include "internal.h"
 
 #define MIB ((size_t)1 << 20)
 enum { SMALL_BLOCK = 256, SMALL_N = (int)(64 * MIB / SMALL_BLOCK), LARGE_BLOCK = 4 << 20, LARGE_N = 12 };
@@ -51,7 +51,10 @@ static void check_held(const char *what, size_t base, size_t freed, uint64_t res
     CHECK(resident <= s.purge_retain_bytes, "%s: %llu bytes free and resident over the bound", what,
           (unsigned long long)resident);
 #ifndef NO_RSS
-    CHECK(r < base + s.purge_retain_bytes + RSS_SLACK, "%s: RSS %lld KiB above the start", what, above);
+    /* every tier's free resident memory (each within the bound) and metadata, nothing more */
+    uint64_t all = s.ss_free_resident_bytes + s.mid_free_resident_bytes + s.large_free_resident_bytes;
+    CHECK(r < base + all + RSS_SLACK, "%s: RSS %lld KiB above the start, %llu KiB free and resident",
+          what, above, (unsigned long long)all >> 10);
 #endif
   } else {
     CHECK(resident >= freed / 2, "%s: only %llu KiB of %zu MiB free kept resident with no bound", what,
@@ -113,6 +116,28 @@ static void slot_round(size_t base) {
   hak_thread_flush();
 }
 
+/* Medium blocks: MID_N of 100000 bytes (18 per SuperSlab), all freed but one per SuperSlab. */
+static void mid_round(size_t base) {
+  enum { MID_N = 216 };
+  if (!hm_mid_serves(100000)) return;
+  static void *p[MID_N];
+  for (int i = 0; i < MID_N; i++) {
+    p[i] = hak_malloc(100000);
+    CHECK(p[i] != NULL);
+    memset(p[i], i & 0xff, 100000);
+  }
+  size_t freed = 0;
+  for (int i = 0; i < MID_N; i++)
+    if (i % 18 != 0) {
+      hak_free(p[i]);
+      freed += 114688;
+    }
+  hak_stats_t s = st();
+  CHECK(s.mid_superslabs >= MID_N / 18, "medium SuperSlabs %llu", (unsigned long long)s.mid_superslabs);
+  check_held("medium", base, freed, s.mid_free_resident_bytes);
+  for (int i = 0; i < MID_N; i += 18) hak_free(p[i]);
+}
+
 /* Large mappings: LARGE_N blocks past the strict levels' reuse window, all freed and cached. */
 static void large_round(size_t base) {
   unsigned n = LARGE_N + hm_large_window();
@@ -150,10 +175,12 @@ int main(void) {
   cache_round(base);
   cache_round(base);   /* purged SuperSlabs are claimed again, then purged again */
   slot_round(base);
+  mid_round(base);
   large_round(base);
   hak_trim();
   s = st();
-  CHECK(s.ss_cached == 0 && s.large_cached == 0 && s.ss_free_resident_bytes == 0, "after trim");
+  CHECK(s.ss_cached == 0 && s.large_cached == 0 && s.ss_free_resident_bytes == 0 &&
+        s.mid_free_resident_bytes == 0 && s.large_free_resident_bytes == 0, "after trim");
   CHECK_OK();
   puts("retain: ok");
   return 0;
