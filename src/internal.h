@@ -197,6 +197,7 @@ void hm_registry_atfork_reset(void);
 /* ---- meta.c: fixed-size metadata objects out of line from user blocks -------------------------- */
 hm_superslab *hm_meta_ss_alloc(void);
 void hm_meta_ss_free(hm_superslab *ss);
+void hm_meta_ss_purge(hm_superslab *ss);   /* the bitmaps' pages back (every bit clear) */
 hm_large *hm_meta_large_alloc(void);
 void hm_meta_large_free(hm_large *l);
 hm_heap *hm_meta_heap_alloc(void);

@@ -70,11 +70,15 @@ static void pool_free(meta_pool *mp, void *obj) {
 }
 
 hm_superslab *hm_meta_ss_alloc(void) { return pool_alloc(&ss_pool); }
-void hm_meta_ss_free(hm_superslab *ss) {
-  ss->magic = 0;
-  /* the bitmaps are most of a header: give their pages back while it waits for reuse */
+/* The bitmaps are most of a header (32 KiB of 40): all clear while no slab is ACTIVE, so their
+ * pages can go back to the kernel (a later read finds zeros, the same clear bitmap). */
+void hm_meta_ss_purge(hm_superslab *ss) {
   char *first_page = (char *)ROUND_UP((uintptr_t)ss->bitmap, HM_PAGE_SIZE);
   hm_os_decommit(first_page, (size_t)((char *)ss + ss_pool.obj_size - first_page));
+}
+void hm_meta_ss_free(hm_superslab *ss) {
+  ss->magic = 0;
+  hm_meta_ss_purge(ss);   /* while it waits for reuse */
   pool_free(&ss_pool, ss);
 }
 hm_large *hm_meta_large_alloc(void) { return pool_alloc(&large_pool); }

@@ -181,6 +181,7 @@ static void purge_oldest(void) {
   HAK_INVARIANT(ss->where == HM_SS_CACHED && !ss->purged && ss->free_slots == ALL_SLOTS);
   if (!ss->prewarmed) {
     hm_os_purge((void *)HM_UNHIDE(ss->base), HM_SS_SIZE);
+    hm_meta_ss_purge(ss);   /* its header's bitmaps too: 32 KiB per SuperSlab */
     pst.purge_calls++;
     pst.purged_bytes += HM_SS_SIZE;
     cache_dirty--;

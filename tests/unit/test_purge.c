@@ -3,13 +3,14 @@
  * cache; within delay + 2 s (the slow path driven by hak_ss_evict) the process's RSS falls to
  * under 16 MiB above where it started while the SuperSlabs stay mapped and cached; the same for
  * 32 MiB of cached large mappings; and for the EMPTY slots of SuperSlabs kept in use by one live
- * block each (they stay in use, their other 31 slots are purged). Purged memory is then reused: its contents are whatever the
+ * block each (they stay in use, their other 31 slots are purged). A purged cached SuperSlab's
+ * header gives back its bitmaps' pages too (mincore). Purged memory is then reused: its contents are whatever the
  * program writes, calloc gives zeros, and every invariant holds. */
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <time.h>
 #include "hak_test.h"
-
-unsigned hm_large_window(void);   /* large.c: 0 below strict */
+#include "internal.h"
 
 #define MIB ((size_t)1 << 20)
 enum { SMALL_BLOCK = 256, SMALL_N = (int)(64 * MIB / SMALL_BLOCK), LARGE_BLOCK = 4 << 20, LARGE_N = 8 };
@@ -64,6 +65,22 @@ static size_t wait_rss_below(size_t base, const char *what) {
   return r;
 }
 
+/* Pages of the header bitmaps of the SuperSlab holding p that are resident. */
+static size_t bitmap_pages_resident(const void *p) {
+  uintptr_t e = hm_registry_lookup(p);
+  CHECK(e & HM_REG_SS, "%p is not in a SuperSlab", p);
+  hm_superslab *ss = (hm_superslab *)(e - HM_REG_SS);
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t lo = ((uintptr_t)ss->bitmap + page - 1) & ~(page - 1);
+  uintptr_t hi = (uintptr_t)(ss->bitmap + HM_SLABS_PER_SS * HM_BITMAP_WORDS) & ~(page - 1);
+  unsigned char vec[64];
+  CHECK(hi > lo && (hi - lo) / page <= sizeof vec);
+  CHECK(mincore((void *)lo, hi - lo, vec) == 0);
+  size_t n = 0;
+  for (size_t i = 0; i < (hi - lo) / page; i++) n += vec[i] & 1u;
+  return n;
+}
+
 static void small_round(size_t base, int round) {
   void **p = calloc(SMALL_N, sizeof *p);   /* glibc's: mmapped, unmapped by free */
   CHECK(p != NULL);
@@ -74,6 +91,8 @@ static void small_round(size_t base, int round) {
   }
   size_t full = rss();
   CHECK(full > base + 48 * MIB, "RSS %zu KiB above the start with 64 MiB live", (full - base) >> 10);
+  void *probe = p[SMALL_N / 2];
+  CHECK(bitmap_pages_resident(probe) > 0, "a SuperSlab in use with no bitmap page resident");
   for (int i = 0; i < SMALL_N; i++) {
     CHECK(((unsigned char *)p[i])[SMALL_BLOCK - 1] == ((i + round) & 0xff), "block %d", i);
     hak_free(p[i]);
@@ -92,6 +111,8 @@ static void small_round(size_t base, int round) {
   CHECK(s2.ss_cached_purged == s2.ss_cached && s2.purged_bytes >= 28 * 2 * MIB && s2.purge_calls >= 28,
         "purged %llu of %llu, %llu bytes", (unsigned long long)s2.ss_cached_purged,
         (unsigned long long)s2.ss_cached, (unsigned long long)s2.purged_bytes);
+  CHECK(bitmap_pages_resident(probe) == 0, "a purged SuperSlab's header keeps %zu bitmap pages",
+        bitmap_pages_resident(probe));
   CHECK_OK();
 }
 
