@@ -870,6 +870,13 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
                                                                                     : l.max_memory_mb) &&
                       got.ttl_sec == (l.ttl_sec > HM_MAX_TTL_SEC ? HM_MAX_TTL_SEC : l.ttl_sec)),
                   "limits read back differ from those set (clamped)");
+      /* and the retain bound (HAKMEM_PURGE_RETAIN_MB), so that the purges past it run: one
+       * thread only (the tiers read it unlocked); hak_ss_evict brings every tier within it */
+      if (m->exact_stats) {
+        static const uint64_t retain_mb[4] = {0, 1, 4, HM_DEF_PURGE_RETAIN_MB};
+        hm_cfg.purge_retain_mb = retain_mb[(op->a ^ op->b ^ op->c) & 3];
+        hak_ss_evict();
+      }
       break;
     }
     case FOP_ADVANCE_CLOCK: hak_test_advance_clock(op->a); break;
@@ -887,10 +894,12 @@ static inline void fz_exec(fz_model *m, const fuzz_op *op) {
   }
 }
 
-/* Default cache limits (README): restored at the end of every input so inputs are independent. */
+/* Default cache limits and retain bound (README): restored at the end of every input so inputs
+ * are independent. */
 static inline void fz_restore_defaults(void) {
   hak_limits_t l = {HM_DEF_MAX_CACHED, HM_DEF_MAX_MEMORY_MB, HM_DEF_TTL_SEC};
   hak_ss_set_limits(&l);
+  hm_cfg.purge_retain_mb = HM_DEF_PURGE_RETAIN_MB;
 }
 
 /* End of an input, after every handle was released: no medium block is live and each medium
