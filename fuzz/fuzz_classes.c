@@ -192,6 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * fresh address above the last, and ASan's shadow of every range ever used stays resident */
   hm_os_fuzz_reset(0);
   fuzz_data d = {data, size};
+  fz_checks = 0;
   fz_level(fz_take_level(&d));   /* before the first allocation, and before the reference's rules */
   mid_on = fz_mid_level();
   for (unsigned n = 0; n < 64 && !fd_done(&d); n++) {
@@ -203,6 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_index(fd_u8(&d) % HM_CLASSES, fd_u16(&d));
     FUZZ_CHECK_HEAP();
   }
+  FUZZ_CHECK_HEAP_FULL();
   fz_restore_defaults();
   hak_trim();
   return 0;

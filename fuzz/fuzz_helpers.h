@@ -40,10 +40,20 @@ __attribute__((noreturn, unused)) static void fuzz_fail(const char *expr, const 
 }
 #define FUZZ_ASSERT(c, what) ((c) ? (void)0 : fuzz_fail(#c, (what), __FILE__, __LINE__))
 /* hak_check() names the first broken invariant (NULL when all hold; always NULL at HAK_DEBUG 0). */
-#define FUZZ_CHECK_HEAP()                                    \
+#define FUZZ_CHECK_HEAP_FULL()                               \
   do {                                                       \
     const char *fz_why_ = hak_check();                       \
     FUZZ_ASSERT(fz_why_ == NULL, fz_why_);                   \
+  } while (0)
+/* After an operation: hak_check every FZ_FULL_EVERY-th time, else the light check (the same but
+ * the walks of the registry's leaves and the zero-size chunks' slot maps: a quarter of an input's
+ * time); inputs start counting afresh (fz_begin) and end with the full one (fz_finish). */
+#define FZ_FULL_EVERY 16u
+static _Thread_local unsigned fz_checks;
+#define FUZZ_CHECK_HEAP()                                                    \
+  do {                                                                       \
+    const char *fz_why_ = ++fz_checks % FZ_FULL_EVERY == 0 ? hak_check() : hm_check_light(); \
+    FUZZ_ASSERT(fz_why_ == NULL, fz_why_);                                   \
   } while (0)
 
 /* hakmem's fatal path resets SIGABRT to its default before raising it, which would kill a
@@ -724,13 +734,13 @@ static inline void fz_fork(fz_model *m) {
     hak_test_fail_reset();   /* a fault armed in the parent is the parent's */
     for (unsigned i = 0; i < m->nslots; i++)
       if (m->slots[i].p != NULL) fz_verify(&m->slots[i]);
-    FUZZ_CHECK_HEAP();
+    FUZZ_CHECK_HEAP_FULL();
     void *a = hak_malloc(24), *b = hak_malloc(100000), *c = hak_malloc((size_t)1 << 20);
     FUZZ_ASSERT(a != NULL && b != NULL && c != NULL, "malloc in a forked child");
     hak_free(a);
     hak_free(b);
     hak_free(c);
-    FUZZ_CHECK_HEAP();
+    FUZZ_CHECK_HEAP_FULL();
     if (__llvm_profile_write_file != NULL) __llvm_profile_write_file();
     _exit(0);
   }
@@ -927,6 +937,7 @@ static inline void fz_begin(void) {
   hm_zero_fuzz_reset();    /* the zero-size chunks' cursors (src/zero.c) */
   hak_test_fail_reset();
   fz_forks_left = FZ_FORKS;
+  fz_checks = 0;
   fz_thread_begin(0);
 }
 
@@ -978,7 +989,7 @@ static inline void fz_warm_up(void) {
 
 static inline void fz_finish(const char *slab_msg) {
   hak_test_fail_reset();
-  FUZZ_CHECK_HEAP();
+  FUZZ_CHECK_HEAP_FULL();
   hak_stats_t st;
   hak_stats(&st);
   FUZZ_ASSERT(st.mid_live == 0 && st.mid_live_bytes == 0, "medium blocks live after freeing all");
@@ -986,7 +997,7 @@ static inline void fz_finish(const char *slab_msg) {
               "more than one empty medium SuperSlab per class kept after freeing all");
   fz_restore_defaults();
   hak_trim();
-  FUZZ_CHECK_HEAP();
+  FUZZ_CHECK_HEAP_FULL();
   hak_stats(&st);
   FUZZ_ASSERT(st.small_live_blocks == 0 && st.mid_live == 0 && st.large_live == 0,
               "blocks live after freeing all");

@@ -189,7 +189,7 @@ extern _Atomic(_Atomic uintptr_t *) hm_reg_top[HM_REG_TOP];
 bool hm_registry_set(uintptr_t addr, size_t size, uintptr_t entry);  /* every 2 MiB chunk */
 void hm_registry_clear(uintptr_t addr, size_t size);
 size_t hm_registry_count(void);
-bool hm_registry_is_valid(const char **why);
+bool hm_registry_is_valid(const char **why, bool light);   /* light: no leaf walk */
 void hm_registry_lock(void);
 void hm_registry_unlock(void);
 void hm_registry_atfork_reset(void);
@@ -397,7 +397,8 @@ void hm_mitigate_fuzz_reset(void);   /* fz_begin: the quarantine scan from its h
 void hm_zero_free(void *p, uintptr_t entry);    /* aborts on a double or invalid free */
 int hm_zero_state(const void *p, uintptr_t entry);   /* 1 live, 0 freed slot, -1 not a block */
 size_t hm_zero_chunks(uint64_t *live);          /* registered chunks; *live: live blocks */
-bool hm_zero_is_valid(const char **why);
+bool hm_zero_is_valid(const char **why, bool light);   /* light: no walk of the slot bitmaps */
+const char *hm_check_light(void);   /* stats.c: hak_check without the whole-bitmap walks */
 void hm_zero_lock(void);
 void hm_zero_unlock(void);
 void hm_zero_atfork_reset(void);

@@ -119,14 +119,17 @@ HAK_API void hak_stats(hak_stats_t *out) {
   stats_read(out, &c);
 }
 
-HM_VALIDATOR HAK_API const char *hak_check(void) {
+/* hak_check, or with `light` without its walks of whole tables (the registry's published leaves,
+ * the zero-size chunks' slot maps): the fuzzers' check after every operation, with the full one
+ * every few operations and at the end of each input (fuzz_helpers.h). */
+HM_VALIDATOR static const char *check(bool light) {
 #if HAK_DEBUG >= 1
   const char *why = NULL;
-  if (!hm_registry_is_valid(&why)) return why;
+  if (!hm_registry_is_valid(&why, light)) return why;
   if (!hm_pool_is_valid(&why)) return why;
   if (!hm_large_is_valid(&why)) return why;
   if (!hm_mid_is_valid(&why)) return why;
-  if (!hm_zero_is_valid(&why)) return why;
+  if (!hm_zero_is_valid(&why, light)) return why;
   if (!hm_heap_is_valid(hm_tl_self, &why)) return why;
   /* every registered chunk belongs to a SuperSlab or a large mapping (racy against other
    * threads mapping at the same moment: callers check when quiescent) */
@@ -134,9 +137,13 @@ HM_VALIDATOR HAK_API const char *hak_check(void) {
     return "registry: count disagrees with the mapped SuperSlabs, large allocations and zero-size chunks";
   return NULL;
 #else
+  (void)light;
   return NULL;
 #endif
 }
+
+HM_VALIDATOR HAK_API const char *hak_check(void) { return check(false); }
+HM_VALIDATOR const char *hm_check_light(void) { return check(true); }
 
 HAK_API int hak_debug_level(void) { return HAK_DEBUG; }
 
