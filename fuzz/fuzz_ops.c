@@ -8,8 +8,8 @@
  * live handle; bursts that fill slabs; prewarm, evict, trim, malloc_trim, new cache limits
  * (0 included), clock advances that expire the TTL, thread-cache flush, statistics, impossible
  * requests, a fork (the child checks the model), injected failures. Every live block carries a
- * pattern checked on free and realloc; hak_check() runs after
- * every op. At the end every block is freed, the limits are restored, the cache is trimmed, and
+ * pattern checked on free and realloc; the heap is checked after every op (FUZZ_CHECK_HEAP: the
+ * light check, hak_check() every 16th op and at the end). At the end every block is freed, the limits are restored, the cache is trimmed, and
  * nothing may remain mapped: the next input starts from the same empty state.
  */
 #include "fuzz_helpers.h"
