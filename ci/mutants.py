@@ -217,6 +217,7 @@ def main():
     ap.add_argument("--min-score", type=float, default=95.0)
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "mutants"))
     args = ap.parse_args()
+    args.out = os.path.abspath(args.out)
 
     muts = parse(args.list)
     known = {m["id"] for m in muts}

@@ -139,6 +139,12 @@ int main(void) {
   is_zero_block("after frees", q, 16);
   CHECK(q != b[1] && q != b[2], "a freed slot came back at once");
   hak_free(q);
+  /* ... nor is the slot freed last */
+  void *z1 = hak_malloc(0);
+  hak_free(z1);
+  void *z2 = hak_malloc(0);
+  CHECK(z2 != z1, "the slot just freed (%p) came back at once", z1);
+  hak_free(z2);
   for (int i = 0; i < K; i++)
     if (i != 1 && i != 2) hak_free(b[i]);
   CHECK_OK();
