@@ -12,7 +12,7 @@ the first failure, and writes the original back.
 Verdicts:
   caught       the build passed and a selected test failed (or timed out)
   build-error  the mutant did not compile: counted as caught, listed apart (an unrealistic bug)
-  missed       every selected test passed
+  missed       every selected test passed (with the list's note, where it explains a known miss)
   equivalent   every selected test passed and the list argues the bug cannot be observed
   stale        the original text does not occur exactly once in the file (never silently skipped)
   no-tests     the tests regex selects no test
@@ -33,7 +33,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIELDS = {"preset", "file", "tests", "sample", "equivalent", "desc", "old", "new"}
+FIELDS = {"preset", "file", "tests", "sample", "equivalent", "note", "desc", "old", "new"}
 
 
 def parse(path):
@@ -143,7 +143,7 @@ def ctest(build, regex, log, cwd, args):
 def ninja_targets(build):
     out = subprocess.run(["ninja", "-C", build, "-t", "targets", "all"], capture_output=True,
                          text=True, check=True).stdout
-    return {line.rsplit(": ", 1)[0] for line in out.splitlines() if ": " in line}
+    return dict(line.rsplit(": ", 1) for line in out.splitlines() if ": " in line)   # path: rule
 
 
 def test_words(build):
@@ -180,6 +180,9 @@ def select(build, regex, targets, words):
                 rel = os.path.relpath(tok, build)
                 if rel in targets:
                     want.add(rel)
+                elif os.path.isdir(tok):   # a test given a directory of programs (--bindir)
+                    want |= {t for t, rule in targets.items() if os.path.dirname(t) == rel and
+                             "EXECUTABLE_LINKER" in rule}
     return names, (sorted(want) or None)
 
 
@@ -306,6 +309,8 @@ def main():
                         verdict, why = "equivalent", m["equivalent"]
                     else:
                         verdict, why = "missed", "every selected test passed"
+                        if "note" in m:
+                            why += "; " + m["note"]
             finally:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(orig)   # a fresh mtime: the next build recompiles it
