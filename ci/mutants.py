@@ -19,9 +19,9 @@ Verdicts:
 A mutant marked equivalent that the suite catches is reported caught, with a note: its argument
 is wrong.
 
-Score = (caught + build-error) / (run - equivalent). Exit status: 1 if any selected mutant is
-stale or no-tests, if the baseline fails, or in --sample mode if any mutant is not caught; 1 in a
-full run whose score is below --min-score (95).
+Score = (caught + build-error) / (caught + build-error + missed). Exit status: 1 if any selected
+mutant is stale or no-tests, or listed equivalent and caught, if a baseline fails, or in --sample
+mode if any mutant is not caught; 1 in a full run whose score is below --min-score (95).
 """
 import argparse
 import json
@@ -347,7 +347,7 @@ def report(sel, results, args, baseline_ok, seconds):
     with open(os.path.join(args.out, "sample.md" if args.sample else "report.md"), "w") as f:
         f.write(text)
     print(lines[2])
-    bad = [i for i, r in results.items() if r[0] in ("stale", "no-tests")]
+    bad = [i for i, r in results.items() if r[0] in ("stale", "no-tests") or "argument is wrong" in r[2]]
     for i in bad:
         print(f"mutants: {i} is {results[i][0]}: {results[i][2]}")
     if bad or not baseline_ok:
