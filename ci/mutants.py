@@ -201,9 +201,9 @@ def first_failure(log):
             text = f.read()
     except OSError:
         return ""
-    m = re.findall(r"Test +#\d+: (\S+) \.+\*?\*?\*?(Failed|Timeout|Exception|Subprocess|Not Run)", text)
-    if m:
-        return f"{m[0][0]} ({m[0][1]})"
+    for name, status in re.findall(r"Test +#\d+: (\S+) \.*(.*?) +[0-9.]+ sec", text):
+        if "Passed" not in status:
+            return f"{name} ({status.strip('* ')})"
     m = re.search(r"\d+% tests passed, \d+ tests failed.*?\n((?:\s+\d+ - .*\n)+)", text)
     return m.group(1).split("\n")[0].strip() if m else ""
 
