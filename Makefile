@@ -1,7 +1,9 @@
 # Thin wrapper over CMake presets. On a fresh machine:
 #   make run    build the release library and run the main job (random-mixed benchmark table)
-#   make test   build and pass every test (all presets), then the coverage gate (make coverage)
+#   make test   build and pass every test (all presets), the coverage gate (make coverage), then
+#               the fixed sample of planted bugs (ci/mutants.sh --sample)
 #   make coverage   line/branch coverage of src/ from the whole suite, against ci/coverage-floor.txt
+#   make mutants    every planted bug of ci/mutants.txt against the suite (overnight), score >= 95 %
 #   make fuzz   the overnight fuzzer (FUZZ_TIME seconds, default 8 hours)
 #   make bench / make bench-instr   peers side by side (bench/RESULTS.md) / callgrind instructions
 #   make props-long                 a long property-test run
@@ -10,7 +12,7 @@ SHELL := /bin/bash
 PRESETS ?= release debug asan ubsan tsan msan valgrind
 FUZZ_TIME ?= 28800
 
-.PHONY: all deps build run test coverage test-long fuzz bench bench-instr props-long clean $(addprefix test-,$(PRESETS))
+.PHONY: all deps build run test coverage mutants test-long fuzz bench bench-instr props-long clean $(addprefix test-,$(PRESETS))
 
 all: build
 
@@ -27,9 +29,13 @@ run: build
 test: deps
 	ci/test-matrix.sh $(PRESETS)
 	ci/coverage.sh
+	ci/mutants.sh --sample
 
 coverage: deps
 	ci/coverage.sh
+
+mutants: deps
+	ci/mutants.sh
 
 test-long: build
 	ctest --test-dir build/release -L long --output-on-failure

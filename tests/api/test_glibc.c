@@ -175,8 +175,20 @@ static void test_mallopt(void) {
   CHECK(mallopt(0, 1) == 0, "mallopt(0, 1): unknown parameter accepted");
 }
 
+/* reallocarray(p, n, 0) and (p, 0, n) free p and return NULL, as realloc(p, 0) does. */
+static void test_reallocarray_zero(void) {
+  for (int k = 0; k < 2; k++) {
+    void *p = malloc(40);
+    CHECK(p != NULL);
+    void *q = k == 0 ? reallocarray(p, 5, 0) : reallocarray(p, 0, 5);
+    CHECK(q == NULL, "reallocarray(p, %d, %d) = %p, expected NULL", k ? 0 : 5, k ? 5 : 0, q);
+    free(q);
+  }
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IONBF, 0);
+  test_reallocarray_zero();
   test_libc_names();
   test_mallinfo();
   test_malloc_stats();

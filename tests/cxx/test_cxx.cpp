@@ -141,6 +141,17 @@ static void families_reuse() {
       std::free(p);
     }
   }
+  // a malloc between a new and its delete is malloc's block (the new's family does not linger)
+  for (size_t n : {size_t{100}, size_t{600000}}) {
+    void *p = keep(::operator new(n));
+    void *q = keep(std::malloc(n));
+    ::operator delete(p);
+    std::free(q);
+    p = keep(::operator new[](n));
+    q = keep(std::malloc(n));
+    ::operator delete[](p);
+    std::free(q);
+  }
 }
 
 static int handler_calls;

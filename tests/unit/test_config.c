@@ -129,7 +129,7 @@ int main(void) {
     CHECK(hm_cfg.stats_signal == good_sig[i].sig, "value '%s': signal %d", good_sig[i].v, hm_cfg.stats_signal);
   }
   const char *bad_sig[] = {"USR9", "", "0", "9", "SIGKILL", "STOP", "SEGV", "11", "SIGABRT", "32",
-                           "65", "99999999999999999999", "usr1", "SIG", "-10", "10 ", "SIGSIGUSR1"};
+                           "6", "5", "65", "99999999999999999999", "usr1", "SIG", "-10", "10 ", "SIGSIGUSR1"};
   for (size_t i = 0; i < sizeof bad_sig / sizeof bad_sig[0]; i++) {
     char buf[64];
     snprintf(buf, sizeof buf, "HAKMEM_STATS_SIGNAL=%s", bad_sig[i]);
@@ -142,6 +142,39 @@ int main(void) {
     CHECK(strncmp(captured, want, strlen(want)) == 0 && strstr(captured, "no statistics signal\n"),
           "message: %s", captured);
   }
+  /* HAKMEM_HARDEN: a level name or its single digit; anything else warns once and gives the
+   * build's default level, whatever the level was before */
+  const struct { const char *v; int level; } good_lvl[] = {
+      {"off", 0}, {"fast", 1}, {"strict", 2}, {"paranoid", 3}, {"0", 0}, {"1", 1}, {"2", 2}, {"3", 3}};
+  for (size_t i = 0; i < sizeof good_lvl / sizeof good_lvl[0]; i++) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "HAKMEM_HARDEN=%s", good_lvl[i].v);
+    reset();
+    hm_cfg.harden = good_lvl[i].level == 3 ? 0 : 3;
+    CHECK(load((char *[]){buf, NULL}) == 0, "value '%s': %s", good_lvl[i].v, captured);
+    CHECK(hm_cfg.harden == good_lvl[i].level, "value '%s': level %d", good_lvl[i].v, hm_cfg.harden);
+  }
+  const char *bad_lvl[] = {"2x", "4", "33", "", "Strict", "strict ", "-1", "paranoid2"};
+  for (size_t i = 0; i < sizeof bad_lvl / sizeof bad_lvl[0]; i++) {
+    for (int before = 0; before < 4; before++) {
+      char buf[64];
+      snprintf(buf, sizeof buf, "HAKMEM_HARDEN=%s", bad_lvl[i]);
+      reset();
+      hm_cfg.harden = before;
+      CHECK(load((char *[]){buf, NULL}) == 1, "value '%s': %s", bad_lvl[i], captured);
+      CHECK(hm_cfg.harden == HAK_HARDEN_DEFAULT_LEVEL, "value '%s' after level %d left level %d",
+            bad_lvl[i], before, hm_cfg.harden);
+      CHECK(strstr(captured, "is not one of off, fast, strict, paranoid; using the default ") != NULL,
+            "message: %s", captured);
+    }
+  }
+  /* HAKMEM_STATS_FILE: a path, or empty for stderr (NULL) */
+  reset();
+  hm_cfg.stats_file = "x";
+  CHECK(load((char *[]){"HAKMEM_STATS_FILE=", NULL}) == 0 && hm_cfg.stats_file == NULL, "%s", captured);
+  CHECK(load((char *[]){"HAKMEM_STATS_FILE=/tmp/s", NULL}) == 0 && hm_cfg.stats_file != NULL &&
+            strcmp(hm_cfg.stats_file, "/tmp/s") == 0, "%s", captured);
+  hm_cfg.stats_file = NULL;
   reset();
   printf("config: ok\n");
   return 0;

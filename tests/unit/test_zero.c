@@ -139,6 +139,22 @@ int main(void) {
   is_zero_block("after frees", q, 16);
   CHECK(q != b[1] && q != b[2], "a freed slot came back at once");
   hak_free(q);
+  /* each zero-size block counts as an allocation and its free as a free (class 0's row) */
+  hak_stats_t s0 = st();
+  void *zc = hak_malloc(0);
+  hak_stats_t s1 = st();
+  hak_free(zc);
+  hak_stats_t s2 = st();
+  CHECK(s1.counted_allocs == s0.counted_allocs + 1 && s2.counted_frees == s1.counted_frees + 1,
+        "allocs %llu -> %llu, frees %llu -> %llu", (unsigned long long)s0.counted_allocs,
+        (unsigned long long)s1.counted_allocs, (unsigned long long)s1.counted_frees,
+        (unsigned long long)s2.counted_frees);
+  /* ... nor is the slot freed last */
+  void *z1 = hak_malloc(0);
+  hak_free(z1);
+  void *z2 = hak_malloc(0);
+  CHECK(z2 != z1, "the slot just freed (%p) came back at once", z1);
+  hak_free(z2);
   for (int i = 0; i < K; i++)
     if (i != 1 && i != 2) hak_free(b[i]);
   CHECK_OK();
