@@ -36,6 +36,7 @@
 #include <cerrno>
 #include <climits>
 #include <map>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -712,15 +713,26 @@ struct PrewarmAll : Cmd {
 // fork(): the child sees every live block with its contents, a clean hak_check(), and a heap
 // that still serves (a block of each tier allocated, filled and freed) — the atfork handlers left
 // no lock held; then _exit. The parent's state is unchanged.
+// With `threaded`, a second thread is alive (blocked) across the fork: the process is not
+// single-threaded, so the prepare handler takes every lock and the child handler must release them.
 struct Fork : Cmd {
   size_t size = *gen_size();
+  bool threaded = *rc::gen::arbitrary<bool>();
   void apply(ApiModel &) const override {}
   void exec(const ApiModel &m, ApiSut &s) const override {
     std::fflush(stdout);
     std::fflush(stderr);
+    std::promise<void> go;
+    std::thread other;
+    if (threaded) other = std::thread([f = go.get_future()]() mutable { f.wait(); });
     pid_t pid = fork();
+    if (threaded && pid != 0) {
+      go.set_value();
+      other.join();
+    }
     RC_ASSERT(pid >= 0);
     if (pid == 0) {
+      alarm(10);   // a lock the atfork handlers left held deadlocks: SIGALRM, not a hang
       int bad = 0;
       for (const auto &kv : m.blocks) {
         const SBlock &sb = s.blocks.at(kv.first);
@@ -749,7 +761,9 @@ struct Fork : Cmd {
     RC_ASSERT(WIFEXITED(status));
     RC_ASSERT(WEXITSTATUS(status) == 0);   // 2: contents, 4 / 16: hak_check, 8: allocation
   }
-  void show(std::ostream &os) const override { os << "Fork(child allocates " << size << ")"; }
+  void show(std::ostream &os) const override {
+    os << "Fork(child allocates " << size << (threaded ? ", a second thread alive" : "") << ")";
+  }
 };
 
 // A short thread: allocates blocks (each size drawn here), frees every other one at once, and
