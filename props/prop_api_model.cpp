@@ -72,11 +72,13 @@ struct ApiSut {
   hak_stats_t base;                        // after the reset
   uint64_t max_cached, max_bytes, ttl_sec; // limits the allocator must report
   bool mid;                                // the medium tier is on at this hardening level
+  bool strict;                             // strict or paranoid: trailers, zero-size slots
 
   ApiSut() {
     hp::reset();
     base = hp::stats();
     mid = hp::mid_on();
+    strict = hp::strict_on();
     max_cached = hp::kDefaultLimits.max_cached;
     max_bytes = hp::kDefaultLimits.max_memory_mb << 20;
     ttl_sec = hp::kDefaultLimits.ttl_sec;
@@ -94,7 +96,12 @@ struct ApiSut {
     RC_ASSERT(std::string(hp::tier_name(hp::actual_tier(p))) == hp::tier_name(tier));
     size_t block = hp_block_size(p);      // the allocator's size of the block (class / pages)
     size_t usable = hp_block_usable(p);   // its usable bytes: up to the end canary / pages
-    if (tier == hp::Tier::Large) RC_ASSERT(usable == block);
+    if (tier == hp::Tier::Zero) {
+      RC_ASSERT(size == 0u);
+      RC_ASSERT(block == 0u);
+      RC_ASSERT(hak_malloc_usable_size(p) == 0u);
+      block = 1;   // its slot, for the overlap check
+    } else if (tier == hp::Tier::Large) RC_ASSERT(usable == block);
     else RC_ASSERT(usable + hp::kCanary == block);   // small and medium: the canary ends the block
     if (tier == hp::Tier::Mid) {
       RC_ASSERT(block == mid_bs);         // the reference class, not what mid.c computed
@@ -104,6 +111,10 @@ struct ApiSut {
     RC_ASSERT(reported >= size);
     RC_ASSERT(reported <= usable);        // == usable, except under ASan: == size
     RC_ASSERT(usable >= size);
+    if (strict && tier == hp::Tier::Small) {
+      RC_ASSERT(reported == size);        // the exact request: the trailer guards the rest
+      RC_ASSERT(usable >= size + hp::kTrailer);
+    }
     size_t want = std::max(align, hp::min_align(size));
     RC_ASSERT(hp::addr(p) % want == 0u);
     uintptr_t a = hp::addr(p), e = a + block;
@@ -114,7 +125,7 @@ struct ApiSut {
     blocks[id] = SBlock{p, usable, tier};
   }
   void add(int id, void *p, size_t size, size_t align) {   // a fresh allocation
-    hp::Tier t = hp::tier_for(mid, size, align);
+    hp::Tier t = hp::tier_for(mid, size, align, strict);
     add(id, p, size, align, t, t == hp::Tier::Mid ? hp::mid_block(size) : 0);
   }
   bool any(hp::Tier t) const {
@@ -144,6 +155,7 @@ void verify(const ApiModel &m, const ApiSut &s) {
     switch (sb.tier) {
       case hp::Tier::Small: small_n++; small_bytes += sb.usable; break;
       case hp::Tier::Mid: mid_n++; mid_bytes += sb.usable; break;   // == the reference class - 8 (add)
+      case hp::Tier::Zero: break;   // no bytes, counted in no tier
       default: large_n++; large_bytes += sb.usable; break;
     }
   }
@@ -347,7 +359,9 @@ struct UsableSize : HandleCmd {
     RC_ASSERT(u >= m.blocks.at(id).size);
     RC_ASSERT(u <= sb.usable);
     RC_ASSERT(hp_block_usable(sb.p) == sb.usable);
-    RC_ASSERT(hp_block_size(sb.p) == sb.usable + (sb.tier == hp::Tier::Large ? 0 : hp::kCanary));
+    bool canary = sb.tier == hp::Tier::Small || sb.tier == hp::Tier::Mid;
+    RC_ASSERT(hp_block_size(sb.p) == sb.usable + (canary ? hp::kCanary : 0));
+    if (s.strict && sb.tier == hp::Tier::Small) RC_ASSERT(u == m.blocks.at(id).size);
     RC_ASSERT(hp::actual_tier(sb.p) == sb.tier);
     s.check_contents(m.blocks.at(id), sb);
   }
@@ -811,6 +825,10 @@ struct Thread : Cmd {
 
 int main() {
   hp_init();
+  static const char *const levels[] = {"off", "fast", "strict", "paranoid"};
+  const char *level = levels[std::min(hp::harden_level(), 3u)];
+  std::printf("prop_api_model: hardening level %s\n", level);
+  std::fflush(stdout);
   bool ok = rc::check("api model: public + control API against a model of live blocks and limits", [] {
     const auto cmds = *rc::state::gen::commands(
         ApiModel{}, rc::state::gen::execOneOfWithArgs<
@@ -828,5 +846,8 @@ int main() {
       rc::state::runAll(cmds, ApiModel{}, sut);
     });
   });
+  if (!ok)   // the reproduce string holds the cases, not the level: name it on the replay line
+    std::printf("prop_api_model: replay with HAKMEM_HARDEN=%s HAK_PROPS_FORK=%d and the RC_PARAMS above\n",
+                level, hp::fork_mode() ? 1 : 0);
   return ok ? 0 : 1;
 }
