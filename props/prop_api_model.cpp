@@ -1,8 +1,12 @@
 // prop_api_model.cpp — rc::state model test of the public and control API.
 //
-// Commands: Malloc, Calloc, Realloc, AlignedAlloc, Free, FreeSized, UsableSize, CheckContents,
-// Prewarm(class, n), Trim, SetLimits(count, MB, TTL), AdvanceClock(s) + hak_ss_evict,
-// FlushThreadCache, Impossible (requests that must fail cleanly).
+// Commands: Malloc, Calloc, Realloc, AlignedAlloc, PosixMemalign / Memalign / Valloc / Pvalloc,
+// Realloc(NULL) / ReallocArray(NULL), ReallocArray overflow, Free, FreeSized (free_sized /
+// free_aligned_sized), UsableSize, CheckContents, Prewarm(class, n), PrewarmAll, Trim /
+// MallocTrim, SetLimits(count, MB, TTL), AdvanceClock(s) + hak_ss_evict, FlushThreadCache, Fork
+// (checks in the child), Thread (blocks left by an exited thread), Impossible and BadAlign
+// (requests that must fail cleanly, with the errno README documents). The hardening level comes
+// from the environment (HAKMEM_HARDEN); the model reads it from hak_stats (prop_common.hpp).
 // The model holds the live handles: requested size, alignment, content pattern. The SUT side
 // holds the pointers, their usable sizes, the tier the reference rules put each block in
 // (prop_common.hpp: small / medium at the off and fast levels / large; after a realloc, the old
