@@ -1,8 +1,12 @@
 // prop_api_model.cpp — rc::state model test of the public and control API.
 //
-// Commands: Malloc, Calloc, Realloc, AlignedAlloc, Free, FreeSized, UsableSize, CheckContents,
-// Prewarm(class, n), Trim, SetLimits(count, MB, TTL), AdvanceClock(s) + hak_ss_evict,
-// FlushThreadCache, Impossible (requests that must fail cleanly).
+// Commands: Malloc, Calloc, Realloc, AlignedAlloc, PosixMemalign / Memalign / Valloc / Pvalloc,
+// Realloc(NULL) / ReallocArray(NULL), ReallocArray overflow, Free, FreeSized (free_sized /
+// free_aligned_sized), UsableSize, CheckContents, Prewarm(class, n), PrewarmAll, Trim /
+// MallocTrim, SetLimits(count, MB, TTL), AdvanceClock(s) + hak_ss_evict, FlushThreadCache, Fork
+// (checks in the child), Thread (blocks left by an exited thread), Impossible and BadAlign
+// (requests that must fail cleanly, with the errno README documents). The hardening level comes
+// from the environment (HAKMEM_HARDEN); the model reads it from hak_stats (prop_common.hpp).
 // The model holds the live handles: requested size, alignment, content pattern. The SUT side
 // holds the pointers, their usable sizes, the tier the reference rules put each block in
 // (prop_common.hpp: small / medium at the off and fast levels / large; after a realloc, the old
@@ -36,6 +40,8 @@
 #include <cerrno>
 #include <climits>
 #include <map>
+#include <pthread.h>
+#include <thread>
 #include <vector>
 
 #include "prop_common.hpp"
@@ -70,11 +76,13 @@ struct ApiSut {
   hak_stats_t base;                        // after the reset
   uint64_t max_cached, max_bytes, ttl_sec; // limits the allocator must report
   bool mid;                                // the medium tier is on at this hardening level
+  bool strict;                             // strict or paranoid: trailers, zero-size slots
 
   ApiSut() {
     hp::reset();
     base = hp::stats();
     mid = hp::mid_on();
+    strict = hp::strict_on();
     max_cached = hp::kDefaultLimits.max_cached;
     max_bytes = hp::kDefaultLimits.max_memory_mb << 20;
     ttl_sec = hp::kDefaultLimits.ttl_sec;
@@ -92,7 +100,12 @@ struct ApiSut {
     RC_ASSERT(std::string(hp::tier_name(hp::actual_tier(p))) == hp::tier_name(tier));
     size_t block = hp_block_size(p);      // the allocator's size of the block (class / pages)
     size_t usable = hp_block_usable(p);   // its usable bytes: up to the end canary / pages
-    if (tier == hp::Tier::Large) RC_ASSERT(usable == block);
+    if (tier == hp::Tier::Zero) {
+      RC_ASSERT(size == 0u);
+      RC_ASSERT(block == 0u);
+      RC_ASSERT(hak_malloc_usable_size(p) == 0u);
+      block = 1;   // its slot, for the overlap check
+    } else if (tier == hp::Tier::Large) RC_ASSERT(usable == block);
     else RC_ASSERT(usable + hp::kCanary == block);   // small and medium: the canary ends the block
     if (tier == hp::Tier::Mid) {
       RC_ASSERT(block == mid_bs);         // the reference class, not what mid.c computed
@@ -102,6 +115,10 @@ struct ApiSut {
     RC_ASSERT(reported >= size);
     RC_ASSERT(reported <= usable);        // == usable, except under ASan: == size
     RC_ASSERT(usable >= size);
+    if (strict && tier == hp::Tier::Small) {
+      RC_ASSERT(reported == size);        // the exact request: the trailer guards the rest
+      RC_ASSERT(usable >= size + hp::kTrailer);
+    }
     size_t want = std::max(align, hp::min_align(size));
     RC_ASSERT(hp::addr(p) % want == 0u);
     uintptr_t a = hp::addr(p), e = a + block;
@@ -112,7 +129,7 @@ struct ApiSut {
     blocks[id] = SBlock{p, usable, tier};
   }
   void add(int id, void *p, size_t size, size_t align) {   // a fresh allocation
-    hp::Tier t = hp::tier_for(mid, size, align);
+    hp::Tier t = hp::tier_for(mid, size, align, strict);
     add(id, p, size, align, t, t == hp::Tier::Mid ? hp::mid_block(size) : 0);
   }
   bool any(hp::Tier t) const {
@@ -142,6 +159,7 @@ void verify(const ApiModel &m, const ApiSut &s) {
     switch (sb.tier) {
       case hp::Tier::Small: small_n++; small_bytes += sb.usable; break;
       case hp::Tier::Mid: mid_n++; mid_bytes += sb.usable; break;   // == the reference class - 8 (add)
+      case hp::Tier::Zero: break;   // no bytes, counted in no tier
       default: large_n++; large_bytes += sb.usable; break;
     }
   }
@@ -345,7 +363,9 @@ struct UsableSize : HandleCmd {
     RC_ASSERT(u >= m.blocks.at(id).size);
     RC_ASSERT(u <= sb.usable);
     RC_ASSERT(hp_block_usable(sb.p) == sb.usable);
-    RC_ASSERT(hp_block_size(sb.p) == sb.usable + (sb.tier == hp::Tier::Large ? 0 : hp::kCanary));
+    bool canary = sb.tier == hp::Tier::Small || sb.tier == hp::Tier::Mid;
+    RC_ASSERT(hp_block_size(sb.p) == sb.usable + (canary ? hp::kCanary : 0));
+    if (s.strict && sb.tier == hp::Tier::Small) RC_ASSERT(u == m.blocks.at(id).size);
     RC_ASSERT(hp::actual_tier(sb.p) == sb.tier);
     s.check_contents(m.blocks.at(id), sb);
   }
@@ -393,14 +413,25 @@ struct Prewarm : Cmd {
   void show(std::ostream &os) const override { os << "Prewarm(class " << cls << ", " << n << ")"; }
 };
 
+// hak_trim (returns the SuperSlabs unmapped) or malloc_trim(pad) (returns 1 iff anything went
+// back: a cached SuperSlab or a cached large mapping; pad is ignored).
 struct Trim : Cmd {
+  bool libc = *rc::gen::arbitrary<bool>();
+  size_t pad = *rc::gen::elementOf(std::vector<size_t>{0, 4096, size_t(1) << 30});
   void apply(ApiModel &) const override {}
   void exec(const ApiModel &, ApiSut &s) const override {
     hak_stats_t s0 = hp::stats();
-    size_t n = hak_trim();
+    if (libc) {
+      int r = hak_malloc_trim(pad);
+      hak_stats_t s1 = hp::stats();
+      RC_ASSERT(r == int(s1.evict_trim - s0.evict_trim + s0.large_cached > 0));
+    } else {
+      size_t n = hak_trim();
+      RC_ASSERT(hp::stats().evict_trim - s0.evict_trim == n);
+    }
     hak_stats_t s1 = hp::stats();
     RC_ASSERT(s1.ss_cached == 0u);
-    RC_ASSERT(s1.evict_trim - s0.evict_trim == n);
+    RC_ASSERT(s1.large_cached == 0u);
     uint64_t live[hp::kMidClasses], lo, hi;
     s.mid_live(live);
     hp::mid_ss_bounds(live, true, lo, hi);   // no class without a live block keeps one now
@@ -412,7 +443,10 @@ struct Trim : Cmd {
       RC_ASSERT(s1.slabs_active == 0u);
     }
   }
-  void show(std::ostream &os) const override { os << "Trim"; }
+  void show(std::ostream &os) const override {
+    if (libc) os << "MallocTrim(" << pad << ")";
+    else os << "Trim";
+  }
 };
 
 struct SetLimits : Cmd {
@@ -489,16 +523,335 @@ struct Impossible : Cmd {
   void show(std::ostream &os) const override { os << "Impossible(" << which << ")"; }
 };
 
+
+// ---- the rest of the allocation family ------------------------------------------------------------
+// posix_memalign, memalign, valloc, pvalloc: a new block of the alignment the call promises (the
+// rounded-up power for memalign's non-powers, a page for valloc and pvalloc) in the tier the
+// reference rules give for that size and alignment; pvalloc serves the page-rounded size (a page
+// for 0), so the model holds the rounded size.
+enum class AlignFn { PosixMemalign, Memalign, Valloc, Pvalloc };
+
+size_t pow2_ceil(size_t a) {
+  size_t p = 1;
+  while (p < a) p <<= 1;
+  return p;
+}
+
+struct AlignFamily : Cmd {
+  AlignFn fn = *rc::gen::element(AlignFn::PosixMemalign, AlignFn::Memalign, AlignFn::Valloc, AlignFn::Pvalloc);
+  // memalign takes any alignment (0 and 1 included, non-powers rounded up); posix_memalign only
+  // powers >= 8, so it draws from the powers.
+  size_t align_in = *rc::gen::elementOf(std::vector<size_t>{0, 1, 2, 8, 16, 24, 32, 48, 64, 100, 256,
+                                                            3000, 4096, 5000, 8192, 65536, 1u << 20});
+  size_t size = *gen_size();
+  uint8_t fill = *rc::gen::arbitrary<uint8_t>();
+  size_t align() const {   // the alignment the block must have
+    if (fn == AlignFn::Valloc || fn == AlignFn::Pvalloc) return hp::kPage;
+    size_t a = pow2_ceil(align_in);
+    if (fn == AlignFn::PosixMemalign) a = std::max<size_t>(a, 8);
+    return a;
+  }
+  size_t msize() const {   // the bytes the block must serve
+    if (fn != AlignFn::Pvalloc) return size;
+    return size == 0 ? hp::kPage : (size + hp::kPage - 1) / hp::kPage * hp::kPage;
+  }
+  void apply(ApiModel &m) const override {
+    m.blocks[m.next_id++] = MBlock{msize(), align() > 8 ? align() : 0, fill, false};
+  }
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    void *p = nullptr;
+    switch (fn) {
+      case AlignFn::PosixMemalign: {
+        void *out = &p;   // untouched on failure: stays a non-block sentinel
+        errno = EDOM;
+        int r = hak_posix_memalign(&out, align(), size);
+        RC_ASSERT(r == 0);
+        RC_ASSERT(errno == EDOM);   // posix_memalign reports through its result, not errno
+        p = out;
+        break;
+      }
+      case AlignFn::Memalign: p = hak_memalign(align_in, size); break;
+      case AlignFn::Valloc: p = hak_valloc(size); break;
+      default: p = hak_pvalloc(size); break;
+    }
+    s.add(m.next_id, p, msize(), align());
+    hp::fill_block(p, msize(), fill);
+  }
+  void show(std::ostream &os) const override {
+    static const char *const names[] = {"PosixMemalign", "Memalign", "Valloc", "Pvalloc"};
+    os << names[int(fn)] << "(";
+    if (fn == AlignFn::PosixMemalign) os << align() << ", ";
+    if (fn == AlignFn::Memalign) os << align_in << ", ";
+    os << size << ", fill=" << int(fill) << ")";
+  }
+};
+
+// realloc(NULL, n) and reallocarray(NULL, k, n / k): malloc.
+struct ReallocNull : Cmd {
+  bool array = *rc::gen::arbitrary<bool>();
+  size_t size = *gen_size();
+  uint8_t fill = *rc::gen::arbitrary<uint8_t>();
+  void apply(ApiModel &m) const override { m.blocks[m.next_id++] = MBlock{size, 0, fill, false}; }
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    void *p = array ? hak_reallocarray(nullptr, size % 3 == 0 ? 3 : 1, size % 3 == 0 ? size / 3 : size)
+                    : hak_realloc(nullptr, size);
+    s.add(m.next_id, p, size, 0);
+    hp::fill_block(p, size, fill);
+  }
+  void show(std::ostream &os) const override {
+    os << (array ? "ReallocArray(NULL, " : "Realloc(NULL, ") << size << ", fill=" << int(fill) << ")";
+  }
+};
+
+// reallocarray(p, count, size) with a product that overflows: NULL, errno ENOMEM, and p stays
+// live and untouched (checked at once and by every later command on it).
+struct ReallocArrayOverflow : HandleCmd {
+  size_t count, elem;   // count * elem > SIZE_MAX, each pair
+  explicit ReallocArrayOverflow(const ApiModel &m) : HandleCmd(pick_id(m)) {
+    static const std::vector<std::pair<size_t, size_t>> pairs = {
+        {2, SIZE_MAX / 2 + 1}, {3, SIZE_MAX / 3 + 1}, {SIZE_MAX, 2}, {size_t(1) << 32, (size_t(1) << 32) + 1},
+        {SIZE_MAX, SIZE_MAX}, {65536, (SIZE_MAX >> 16) + 1}};
+    auto pr = *rc::gen::elementOf(pairs);
+    count = pr.first;
+    elem = pr.second;
+    size_t total;
+    RC_ASSERT(__builtin_mul_overflow(count, elem, &total));
+  }
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    const SBlock &sb = s.blocks.at(id);
+    errno = 0;
+    void *q = hak_reallocarray(sb.p, count, elem);
+    RC_ASSERT(hp::addr(q) == 0u);
+    RC_ASSERT(errno == ENOMEM);
+    RC_ASSERT(hp::actual_tier(sb.p) == sb.tier);
+    s.check_contents(m.blocks.at(id), sb);
+  }
+  void show(std::ostream &os) const override {
+    os << "ReallocArray(#" << id << ", " << count << ", " << elem << ") overflows";
+  }
+};
+
+// posix_memalign / aligned_alloc / memalign with a bad or unservable alignment: posix_memalign
+// returns EINVAL (a non-power or below 8) or ENOMEM (a power too large to serve), errno and *out
+// untouched; aligned_alloc and memalign return NULL with errno EINVAL / ENOMEM (README, "Use").
+struct BadAlign : Cmd {
+  int which = *rc::gen::inRange(0, 9);
+  size_t size = *rc::gen::elementOf(std::vector<size_t>{0, 1, 64, 40000, 600000});
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &, ApiSut &) const override {
+    size_t huge = size_t(1) << 62;   // a power of two no mapping can be aligned to
+    if (which < 4) {
+      static const size_t bad[] = {0, 4, 24, 4097};
+      void *out = &out;
+      errno = EDOM;
+      int r = hak_posix_memalign(&out, bad[which], size);
+      RC_ASSERT(r == EINVAL);
+      RC_ASSERT(errno == EDOM);
+      RC_ASSERT(hp::addr(out) == hp::addr(&out));
+      return;
+    }
+    if (which == 4) {
+      void *out = &out;
+      errno = EDOM;
+      int r = hak_posix_memalign(&out, huge, size);
+      RC_ASSERT(r == ENOMEM);
+      RC_ASSERT(errno == EDOM);
+      RC_ASSERT(hp::addr(out) == hp::addr(&out));
+      return;
+    }
+    errno = 0;
+    void *p = nullptr;
+    int want = EINVAL;
+    switch (which) {
+      case 5: p = hak_aligned_alloc(0, size); break;
+      case 6: p = hak_aligned_alloc(48, size); break;
+      case 7: p = hak_memalign(SIZE_MAX / 2 + 2, size); break;   // above 2^63: no power of two
+      default: p = hak_memalign(huge + 1, size); want = ENOMEM; break;   // rounds to 2^63
+    }
+    RC_ASSERT(hp::addr(p) == 0u);
+    RC_ASSERT(errno == want);
+  }
+  void show(std::ostream &os) const override { os << "BadAlign(" << which << ", " << size << ")"; }
+};
+
+// hak_ss_prewarm_all: the sum of the per-class prewarms; NULL is EINVAL.
+struct PrewarmAll : Cmd {
+  bool null = *rc::gen::weightedOneOf<bool>({{1, rc::gen::just(true)}, {5, rc::gen::just(false)}});
+  std::vector<uint32_t> counts = *rc::gen::container<std::vector<uint32_t>>(
+      HAK_TINY_CLASSES, rc::gen::weightedOneOf<uint32_t>({{3, rc::gen::just(0u)}, {1, rc::gen::inRange(1u, 3u)}}));
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &, ApiSut &s) const override {
+    hak_stats_t s0 = hp::stats();
+    errno = 0;
+    int r = hak_ss_prewarm_all(null ? nullptr : counts.data());
+    hak_stats_t s1 = hp::stats();
+    if (null) {
+      RC_ASSERT(r == -1);
+      RC_ASSERT(errno == EINVAL);
+      RC_ASSERT(s1.ss_mapped == s0.ss_mapped);
+      return;
+    }
+    uint64_t n = 0;
+    for (uint32_t c : counts) n += c;
+    RC_ASSERT(uint64_t(r) == n);
+    RC_ASSERT(s1.prewarmed - s0.prewarmed == n);
+    RC_ASSERT(s1.cache_misses - s0.cache_misses == n);
+    RC_ASSERT(s1.cache_hits == s0.cache_hits);
+    RC_ASSERT(s1.evict_count == s0.evict_count);
+    RC_ASSERT(s1.evict_bytes == s0.evict_bytes);
+    uint64_t ttl_out = s1.evict_ttl - s0.evict_ttl;
+    RC_ASSERT(s1.ss_cached + ttl_out == s0.ss_cached + n);
+    RC_ASSERT(s1.ss_cached >= n);
+    if (n == 0) return;
+    // each class call raises the limits to what is cached after it; with no expiry in between
+    // the last one's is s0.ss_cached + n
+    uint64_t want = s0.ss_cached + n;
+    if (ttl_out == 0) {
+      s.max_cached = std::max<uint64_t>(s.max_cached, want);
+      s.max_bytes = std::max<uint64_t>(s.max_bytes, want * hp::kSsSize);
+    } else {   // entries expired between the calls: a raise between the cached now and want
+      RC_ASSERT(s1.limit_max_cached <= std::max<uint64_t>(s.max_cached, want));
+      RC_ASSERT(s1.limit_max_cached >= std::max<uint64_t>(s.max_cached, s1.ss_cached));
+      s.max_cached = s1.limit_max_cached;
+      s.max_bytes = s1.limit_max_bytes;
+    }
+  }
+  void show(std::ostream &os) const override {
+    if (null) {
+      os << "PrewarmAll(NULL)";
+      return;
+    }
+    os << "PrewarmAll(";
+    for (size_t k = 0; k < counts.size(); k++) os << (k ? " " : "") << counts[k];
+    os << ")";
+  }
+};
+
+// fork(): the child sees every live block with its contents, a clean hak_check(), and a heap
+// that still serves (a block of each tier allocated, filled and freed) — the atfork handlers left
+// no lock held; then _exit. The parent's state is unchanged.
+void *wait_on_fd(void *fd) {
+  char c;
+  while (read(*static_cast<int *>(fd), &c, 1) < 0 && errno == EINTR) {
+  }
+  return nullptr;
+}
+
+// With `threaded`, a second thread is alive (blocked) across the fork: the process is not
+// single-threaded, so the prepare handler takes every lock and the child handler must release them.
+struct Fork : Cmd {
+  size_t size = *gen_size();
+  bool threaded = *rc::gen::arbitrary<bool>();
+  void apply(ApiModel &) const override {}
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    // the second thread waits on a pipe: no test-side heap object the child would leak (memcheck)
+    int go[2] = {-1, -1};
+    pthread_t other;
+    if (threaded) {
+      RC_ASSERT(pipe(go) == 0);
+      RC_ASSERT(pthread_create(&other, nullptr, wait_on_fd, &go[0]) == 0);
+    }
+    pid_t pid = fork();
+    if (threaded && pid != 0) {
+      close(go[1]);   // end of file: the thread returns
+      pthread_join(other, nullptr);
+      close(go[0]);
+    }
+    RC_ASSERT(pid >= 0);
+    if (pid == 0) {
+      alarm(10);   // a lock the atfork handlers left held deadlocks: SIGALRM, not a hang
+      int bad = 0;
+      for (const auto &kv : m.blocks) {
+        const SBlock &sb = s.blocks.at(kv.first);
+        if (hp::first_bad(sb.p, kv.second.size, kv.second.fill) != kv.second.size) bad |= 2;
+      }
+      if (hak_check() != nullptr) bad |= 4;
+      for (size_t n : {size, size_t(100), size_t(100000), size_t(1) << 20}) {
+        void *p = hak_malloc(n);
+        if (p == nullptr) {
+          bad |= 8;
+          continue;
+        }
+        hp::fill_block(p, n, 0x5a);
+        if (hp::first_bad(p, n, 0x5a) != n) bad |= 8;
+        hak_free(p);
+      }
+      hak_thread_flush();
+      if (hak_check() != nullptr) bad |= 16;
+      _exit(bad);
+    }
+    int status = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    RC_ASSERT(w == pid);
+    RC_ASSERT(WIFEXITED(status));
+    RC_ASSERT(WEXITSTATUS(status) == 0);   // 2: contents, 4 / 16: hak_check, 8: allocation
+  }
+  void show(std::ostream &os) const override {
+    os << "Fork(child allocates " << size << (threaded ? ", a second thread alive" : "") << ")";
+  }
+};
+
+// A short thread: allocates blocks (each size drawn here), frees every other one at once, and
+// exits holding the rest, which it fills; they become the model's blocks (freed, reallocated,
+// checked by the main thread later: remote frees into an abandoned heap). Its own exit is the
+// thread teardown: the statistics keep counting the blocks it left.
+struct Thread : Cmd {
+  std::vector<size_t> sizes = *rc::gen::container<std::vector<size_t>>(
+      *rc::gen::inRange<size_t>(1, 6), gen_size());
+  uint8_t fill = *rc::gen::arbitrary<uint8_t>();
+  bool kept(size_t i) const { return i % 2 == 0; }
+  void apply(ApiModel &m) const override {
+    for (size_t i = 0; i < sizes.size(); i++)
+      if (kept(i)) m.blocks[m.next_id++] = MBlock{sizes[i], 0, uint8_t(fill + i), false};
+  }
+  void exec(const ApiModel &m, ApiSut &s) const override {
+    std::vector<void *> ps(sizes.size(), nullptr);
+    std::thread t([&] {
+      for (size_t i = 0; i < sizes.size(); i++) {
+        ps[i] = hak_malloc(sizes[i]);
+        if (ps[i] != nullptr) hp::fill_block(ps[i], sizes[i], uint8_t(fill + i));
+        if (!kept(i)) {
+          hak_free(ps[i]);
+          ps[i] = nullptr;
+        }
+      }
+    });
+    t.join();
+    int id = m.next_id;
+    for (size_t i = 0; i < sizes.size(); i++) {
+      if (!kept(i)) continue;
+      s.add(id, ps[i], sizes[i], 0);
+      RC_ASSERT(hp::first_bad(ps[i], sizes[i], uint8_t(fill + i)) == sizes[i]);
+      id++;
+    }
+  }
+  void show(std::ostream &os) const override {
+    os << "Thread(";
+    for (size_t i = 0; i < sizes.size(); i++) os << (i ? ", " : "") << sizes[i] << (kept(i) ? " kept" : " freed");
+    os << ", fill=" << int(fill) << ")";
+  }
+};
+
 }  // namespace
 
 int main() {
   hp_init();
+  static const char *const levels[] = {"off", "fast", "strict", "paranoid"};
+  const char *level = levels[std::min(hp::harden_level(), 3u)];
+  std::printf("prop_api_model: hardening level %s\n", level);
+  std::fflush(stdout);
   bool ok = rc::check("api model: public + control API against a model of live blocks and limits", [] {
     const auto cmds = *rc::state::gen::commands(
         ApiModel{}, rc::state::gen::execOneOfWithArgs<
                         Malloc, Malloc, Malloc, Calloc, Realloc, Realloc, AlignedAlloc, Free, Free, Free,
                         FreeSized, FreeSized, UsableSize, CheckContents, Prewarm, Trim, SetLimits,
-                        AdvanceClock, FlushThreadCache, FlushThreadCache, Impossible>());
+                        AdvanceClock, FlushThreadCache, FlushThreadCache, Impossible, AlignFamily, AlignFamily,
+                        ReallocNull, ReallocArrayOverflow, BadAlign, PrewarmAll, Fork, Thread>());
     hp::isolated([&] {
       ApiSut sut;
       RC_ASSERT(sut.base.small_live_blocks == 0u);   // a clean start: nothing live, nothing in use
@@ -509,5 +862,8 @@ int main() {
       rc::state::runAll(cmds, ApiModel{}, sut);
     });
   });
+  if (!ok)   // the reproduce string holds the cases, not the level: name it on the replay line
+    std::printf("prop_api_model: replay with HAKMEM_HARDEN=%s HAK_PROPS_FORK=%d and the RC_PARAMS above\n",
+                level, hp::fork_mode() ? 1 : 0);
   return ok ? 0 : 1;
 }

@@ -54,10 +54,20 @@ inline hak_stats_t stats() {
 // page; class k (0..15) is a block of (5 + k % 4) << (13 + k / 4) bytes (40 KiB .. 512 KiB), a
 // request gets the smallest class holding size + 8; the block's usable size is its class - 8.
 // Large: everything else (own mapping, page-rounded usable size).
-enum class Tier { None = 0, Small = 1, Mid = 2, Large = 3 };
+// At the strict levels (strict, paranoid) a small block also holds a 4-byte size trailer after
+// the request (kTrailer: small iff the request + 4 fits as above), a zero-size request gets an
+// inaccessible slot of its own (Zero: no usable byte), and malloc_usable_size is the exact request
+// of a small block.
+enum class Tier { None = 0, Small = 1, Mid = 2, Large = 3, Zero = 4 };
+constexpr size_t kTrailer = 4;
+// A zero-size request gets a slot only with an alignment a small class can serve (32 KiB at
+// most): above, alloc_aligned goes to the large tier before the strict path sees the size
+// (README says "every zero-size request"; see docs/props.md).
+constexpr size_t kZeroAlignMax = kSmallBlockMax;
 
 inline const char *tier_name(Tier t) {
-  return t == Tier::Small ? "small" : t == Tier::Mid ? "medium" : t == Tier::Large ? "large" : "none";
+  return t == Tier::Small ? "small" : t == Tier::Mid ? "medium" : t == Tier::Large ? "large"
+         : t == Tier::Zero ? "zero" : "none";
 }
 
 inline size_t mid_class_size(unsigned k) { return size_t(5 + k % 4) << (13 + k / 4); }
@@ -79,8 +89,14 @@ inline bool mid_on() {
   return s.harden_level <= 1 || (s.large_map_budget != 0 && s.large_mappings >= s.large_map_budget);
 }
 
-inline Tier tier_for(bool mid, size_t size, size_t align) {
-  if (size <= kSmallMax && std::max(size + kCanary, align) <= kSmallBlockMax) return Tier::Small;
+// The hardening level hak_stats reports: 0 off, 1 fast, 2 strict, 3 paranoid.
+inline unsigned harden_level() { return unsigned(stats().harden_level); }
+inline bool strict_on() { return harden_level() >= 2; }
+
+inline Tier tier_for(bool mid, size_t size, size_t align, bool strict = false) {
+  if (strict && size == 0 && align <= kZeroAlignMax) return Tier::Zero;
+  size_t need = strict ? size + kTrailer : size;
+  if (need <= kSmallMax && std::max(need + kCanary, align) <= kSmallBlockMax) return Tier::Small;
   if (mid && size > kSmallMax && size <= kMidMax && align <= kPage) return Tier::Mid;
   return Tier::Large;
 }

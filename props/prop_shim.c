@@ -22,6 +22,7 @@ static int block_tier(const void *p, size_t *size) {
   uintptr_t e = hm_registry_lookup(p);
   *size = 0;
   if (e == 0) return 0;
+  if ((e & 3u) == HM_REG_ZERO) return 4;   /* a zero-size slot (strict levels): no bytes */
   if (!(e & HM_REG_SS)) {
     *size = ((const hm_large *)e)->usable;
     return 3;

@@ -40,7 +40,8 @@ size_t hp_block_usable(const void *p);
 size_t hp_canary(void);                   /* HM_CANARY: the end canary of small and medium blocks */
 size_t hp_small_req_max(void);            /* HM_SMALL_REQ_MAX: the largest small request */
 /* Which tier holds live block `p`, by hakmem's own structures (registry entry, slot state):
- * 1 small (slab), 2 medium (a SuperSlab given whole to a medium class), 3 large; 0 not hakmem's. */
+ * 1 small (slab), 2 medium (a SuperSlab given whole to a medium class), 3 large, 4 a zero-size
+ * slot (strict levels; size and usable bytes 0); 0 not hakmem's. */
 int hp_block_tier(const void *p);
 /* base address of the SuperSlab a registry entry names (0 if the entry is not a SuperSlab) */
 uintptr_t hp_entry_ss_base(uintptr_t entry);
