@@ -430,7 +430,7 @@ static inline int fz_level(int want) {
  * a zero-size request is a PROT_NONE slot of zero.c (FZ_ZERO). */
 static inline fz_tier fz_tier_for(bool mid_on, size_t size, size_t align) {
   /* an alignment past the small tier (32 KiB) takes the large tier's path, zero-size or not */
-  if (size == 0 && fz_level_now >= 2 && align <= HM_SMALL_MAX) return FZ_ZERO;
+  if (size == 0 && fz_level_now >= 2 && align <= HM_SS_SIZE / 2) return FZ_ZERO;
   size_t need = size + HM_CANARY + fz_small_reserve > align ? size + HM_CANARY + fz_small_reserve : align;
   if (size <= HM_SMALL_MAX - HM_CANARY && need <= HM_SMALL_MAX) return FZ_SMALL;
   if (mid_on && size > HM_SMALL_MAX - HM_CANARY && size <= FZ_MID_MAX - HM_CANARY && align <= HM_PAGE_SIZE)

@@ -60,10 +60,9 @@ inline hak_stats_t stats() {
 // of a small block.
 enum class Tier { None = 0, Small = 1, Mid = 2, Large = 3, Zero = 4 };
 constexpr size_t kTrailer = 4;
-// A zero-size request gets a slot only with an alignment a small class can serve (32 KiB at
-// most): above, alloc_aligned goes to the large tier before the strict path sees the size
-// (README says "every zero-size request"; see docs/props.md).
-constexpr size_t kZeroAlignMax = kSmallBlockMax;
+// A zero-size request gets a slot at any alignment up to half a 2 MiB chunk (zero.c); above
+// that, a large block.
+constexpr size_t kZeroAlignMax = size_t(1) << 20;
 
 inline const char *tier_name(Tier t) {
   return t == Tier::Small ? "small" : t == Tier::Mid ? "medium" : t == Tier::Large ? "large"

@@ -238,6 +238,9 @@ static void *alloc_aligned(size_t align, size_t size) {
     return NULL;
   }
   if (align <= 8) return hak_malloc(size);
+  /* at the strict levels a zero-size request is an inaccessible slot at any alignment the slots
+   * serve (half a chunk), as hak_malloc(0) is: not a small or large block that could be read */
+  if (size == 0 && (hm_mit & HM_MIT_CANARY) && align <= HM_SS_SIZE / 2) return hm_zero_alloc(align);
   int cls = hm_aligned_class(size, align);
   if (cls >= 0) {
     void *p = hm_small_alloc_aligned(size, align, (unsigned)cls);

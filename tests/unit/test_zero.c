@@ -95,7 +95,7 @@ int main(void) {
   hm_ensure_init();
   CHECK(hm_harden_level >= 2, "run at HAKMEM_HARDEN=strict or paranoid (level %d)", hm_harden_level);
   /* every way to ask for zero bytes */
-  enum { K = 8 };
+  enum { K = 10 };
   void *b[K];
   b[0] = hak_malloc(0);
   b[1] = hak_calloc(7, 0);
@@ -107,7 +107,9 @@ int main(void) {
   b[5] = hak_aligned_alloc(64, 0);
   CHECK(hak_posix_memalign(&b[6], 4096, 0) == 0);
   b[7] = hak_memalign(256, 0);
-  static const size_t align[K] = {16, 16, 16, 16, 16, 64, 4096, 256};
+  b[8] = hak_memalign(65536, 0);          /* over a small class's alignment: a slot still */
+  b[9] = hak_aligned_alloc(1u << 20, 0);  /* the slots' largest alignment, half a chunk */
+  static const size_t align[K] = {16, 16, 16, 16, 16, 64, 4096, 256, 65536, 1u << 20};
   for (int i = 0; i < K; i++) {
     char how[32];
     snprintf(how, sizeof how, "block %d", i);
