@@ -425,6 +425,9 @@ typedef struct hm_config {
   int stats_signal;               /* HAKMEM_STATS_SIGNAL: prints the report; 0 none */
 } hm_config;
 extern hm_config hm_cfg;
+/* The retain bound in bytes, per tier (pool, medium, large); read where used, not cached, so that
+ * the fuzzers can vary it between calls (fuzz_helpers.h, FOP_SET_LIMITS). */
+static inline uint64_t hm_retain_bytes(void) { return hm_cfg.purge_retain_mb << 20; }
 void hm_config_load(char **envp);
 /* Parse one value; returns true and sets *out if valid, else warns (one line) and keeps def. */
 bool hm_config_parse_u64(const char *name, const char *value, uint64_t lo, uint64_t hi,

@@ -237,7 +237,7 @@ static hm_large *cache_take(size_t usable, size_t align) {
 static void purge_locked(void) {
   if (cache_purged == cache_n) return;
   uint64_t now = hm_now_ns(), delay_ns = hm_cfg.purge_delay_ms * 1000000u;
-  uint64_t retain = hm_cfg.purge_retain_mb << 20;
+  uint64_t retain = hm_retain_bytes();
   unsigned n = 0;
   for (hm_large *l = cache_tail; l != NULL && cache_dirty_bytes > 0; l = l->prev) {
     if (l->purged) continue;
@@ -571,7 +571,7 @@ HM_VALIDATOR bool hm_large_is_valid(const char **why) {
     *why = "large: cache count or bytes disagree with the list or the limits";
     ok = false;
   }
-  if (ok && (dirty != cache_dirty_bytes || dirty > hm_cfg.purge_retain_mb << 20)) {
+  if (ok && (dirty != cache_dirty_bytes || dirty > hm_retain_bytes())) {
     *why = "large: resident cached bytes disagree with the cache, or exceed the retain bound";
     ok = false;
   }

@@ -131,7 +131,7 @@ static void purge_locked(void) {
     if (now < at || now - at < delay_ns) break;
     n += ring_pop_purge();
   }
-  while (resident > hm_cfg.purge_retain_mb << 20 && ring_len != 0) ring_pop_purge();
+  while (resident > hm_retain_bytes() && ring_len != 0) ring_pop_purge();
 }
 
 /* Block i of `ss` was just freed: dirty, queued. */
@@ -336,7 +336,7 @@ HM_VALIDATOR bool hm_mid_is_valid(const char **why) {
     *why = "mid: SuperSlab, block or byte count disagrees with the lists";
     ok = false;
   }
-  if (ok && (dirty != resident || resident > hm_cfg.purge_retain_mb << 20)) {
+  if (ok && (dirty != resident || resident > hm_retain_bytes())) {
     *why = "mid: resident free bytes disagree with the lists, or exceed the retain bound";
     ok = false;
   }

@@ -261,10 +261,6 @@ static void purge_slots_locked(uint64_t now) {
   }
 }
 
-/* HAKMEM_PURGE_RETAIN_MB, read where used (as the medium and large tiers do), so that the fuzzers
- * can vary it between calls (fuzz_helpers.h, FOP_SET_LIMITS). */
-static uint64_t retain_bytes(void) { return hm_cfg.purge_retain_mb << 20; }
-
 /* Free memory kept resident: unpurged cached SuperSlabs and the queued EMPTY slots. */
 static uint64_t dirty_bytes(void) {
   return (uint64_t)cache_dirty * HM_SS_SIZE + (uint64_t)ring_dirty * HM_SLAB_SIZE;
@@ -277,7 +273,7 @@ static void purge_all_locked(void) {
   uint64_t now = hm_now_ns();
   if (purge_next != NULL) purge_locked(now);
   if (ring_len != 0) purge_slots_locked(now);
-  while (dirty_bytes() > retain_bytes()) {
+  while (dirty_bytes() > hm_retain_bytes()) {
     if (cache_dirty != 0) {
       while (purge_next->prewarmed) purge_oldest();   /* marks, no system call */
       purge_oldest();
@@ -622,7 +618,7 @@ void hm_pool_stats(hak_stats_t *st) {
   st->purged_bytes += pst.purged_bytes;
   st->purge_delay_ms = purge_ns / (SEC_NS / 1000);
   st->slots_purged = pst.slots_purged;
-  st->purge_retain_bytes = retain_bytes();
+  st->purge_retain_bytes = hm_retain_bytes();
   st->ss_free_resident_bytes = dirty_bytes();
   for (hm_superslab *ss = all_list.head; ss != NULL; ss = ss->all_next) {
     if (ss->active == 0 || ss_is_mid(ss)) continue;
@@ -730,7 +726,7 @@ HM_VALIDATOR bool hm_pool_is_valid(const char **why) {
     FAIL("purge: purged count or cursor disagrees with the cache");
   if (queued != ring_dirty) FAIL("purge: count of queued slots disagrees with the SuperSlabs");
   if (dirty != cache_dirty) FAIL("purge: count of unpurged cache entries disagrees with the cache");
-  if (dirty_bytes() > retain_bytes()) FAIL("purge: more free memory kept resident than the retain bound");
+  if (dirty_bytes() > hm_retain_bytes()) FAIL("purge: more free memory kept resident than the retain bound");
   if (n != cache_list.len || n != cached) FAIL("cache: entry count disagrees with the list");
   if (cache_list.len > max_cached) FAIL("cache: more entries than max_cached");
   if ((uint64_t)cache_list.len * HM_SS_SIZE > max_bytes) FAIL("cache: more bytes than the memory limit");

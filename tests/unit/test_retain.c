@@ -30,14 +30,7 @@ enum { SMALL_BLOCK = 256, SMALL_N = (int)(64 * MIB / SMALL_BLOCK), LARGE_BLOCK =
 
 static bool bounded;   /* the bound in force is the test's, not "none" */
 
-static size_t rss(void) {
-  FILE *f = fopen("/proc/self/statm", "r");
-  CHECK(f != NULL);
-  unsigned long size = 0, res = 0;
-  CHECK(fscanf(f, "%lu %lu", &size, &res) == 2);
-  fclose(f);
-  return res * (size_t)sysconf(_SC_PAGESIZE);
-}
+static size_t rss(void) { return (size_t)test_rss_kib() << 10; }   /* hak_test.h */
 
 /* After memory of `freed` bytes turned free: bounded, the RSS and the free resident bytes are
  * within the bound; unbounded, most of what was freed is still resident. */
